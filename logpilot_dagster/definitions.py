@@ -1,0 +1,34 @@
+"""The one Definitions object: every asset, check, job, sensor and resource LogPilot has."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+from dagster_duckdb import DuckDBResource
+
+from logpilot_dagster.assets.parsed import parsed_logs
+from logpilot_dagster.assets.staging import staged_logs
+from logpilot_dagster.assets.templates import log_templates, template_coverage_check, templates
+from logpilot_dagster.assets.warehouse import bootstrap_watermark, logs_and_quarantine, system_catalog
+from logpilot_dagster.jobs.jobs import bootstrap_job
+from logpilot_dagster.jobs.sensors import landing_sensor
+from logpilot_dagster.resources.storage import LogPilotStorage
+from logpilot_dagster.settings import HomeLayout
+
+
+def build_definitions(home: str | None = None) -> Definitions:
+    """Definitions for a LogPilot home (default: $LOGPILOT_HOME or ./.logpilot). No I/O happens here."""
+    layout = HomeLayout.from_env(home)
+    return Definitions(
+        assets=[staged_logs, log_templates, parsed_logs, logs_and_quarantine, templates, system_catalog,
+                bootstrap_watermark],
+        asset_checks=[template_coverage_check],
+        jobs=[bootstrap_job],
+        sensors=[landing_sensor],
+        resources={
+            "storage": LogPilotStorage(home=str(layout.home)),
+            "duckdb": DuckDBResource(database=str(layout.duckdb)),
+        },
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,49 @@
+"""Generic key-value extraction: `key=value`, `key="quoted value"` and `key: value` anywhere in a line.
+
+Fast enough to run on every line. `key: value` needs a lower-case identifier as key so that prose such as
+`ERROR: Disk full` is not read as a pair.
+"""
+
+from __future__ import annotations
+
+import re
+
+_VALUE = r"""(?P<value>"[^"]*"|'[^']*'|\[[^\]]*\]|[^\s,;&=][^\s,;&]*)"""
+_EQUALS = re.compile(r"(?<![\w.\-])(?P<key>[A-Za-z_][\w.\-]*)\s?=\s?" + _VALUE)
+_COLON = re.compile(r"(?<![\w.\-])(?P<key>[a-z_][\w.\-]*):\s" + _VALUE)
+# Anything that still looks like a pair once the parsed spans are blanked out.
+_PAIR_LIKE = re.compile(r"[\w.\-]+\s?=\s?\S|\b[a-z_][\w.\-]*:\s\S")
+
+
+def extract_kv(message: str) -> dict[str, str]:
+    """Pairs in order of appearance; a repeated key keeps its first value. Quotes are stripped."""
+    return dict(_pairs(message)[0])
+
+
+def unparsed_pairs(message: str) -> list[str]:
+    """Fragments that look like key-value pairs but generic extraction did not take (e.g. `a = = b`)."""
+    _, spans = _pairs(message)
+    blanked = list(message)
+    for start, end in spans:
+        blanked[start:end] = " " * (end - start)
+    return [m.group(0) for m in _PAIR_LIKE.finditer("".join(blanked))]
+
+
+def _pairs(message: str) -> tuple[list[tuple[str, str]], list[tuple[int, int]]]:
+    if "=" not in message and ": " not in message:
+        return [], []
+    found: dict[str, str] = {}
+    spans: list[tuple[int, int]] = []
+    matches = sorted([*_EQUALS.finditer(message), *_COLON.finditer(message)], key=lambda m: m.start())
+    for match in matches:
+        if spans and match.start() < spans[-1][1]:
+            continue  # inside a pair already taken, e.g. `msg="a: b"`
+        spans.append(match.span())
+        found.setdefault(match.group("key"), _unquote(match.group("value")))
+    return list(found.items()), spans
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value

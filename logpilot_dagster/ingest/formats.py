@@ -1,0 +1,226 @@
+"""Header formats: how one source's record splits into timestamp, level, component and message.
+
+Three kinds cover what lands in practice: a regular expression with named groups (syslog, Apache, log4j,
+OpenStack, anything line-based), JSON lines, and CSV exports. Each parser answers with a `Header` or with
+the quarantine reason that explains why the record could not be read.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+
+class HeaderError(ValueError):
+    """A record that cannot be parsed; `reason` is the quarantine reason."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    ts: datetime  # timezone-aware, UTC
+    level: str | None
+    component: str | None
+    message: str
+    source: str | None = None  # a per-record source (CSV exports carry one per row)
+
+
+# --- timestamps ---------------------------------------------------------------------------------------
+
+_MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+
+
+class TimestampParser:
+    """Parses one source's timestamps to UTC.
+
+    `iso` uses the C-speed `datetime.fromisoformat` (comma fractions as in log4j are accepted); `syslog`
+    handles RFC 3164's `Mmm dd hh:mm:ss`, which has no year; anything else is a `strptime` format.
+    Naive timestamps are read in the source's configured time zone.
+    """
+
+    def __init__(self, fmt: str = "iso", timezone: str = "UTC") -> None:
+        self.fmt = fmt
+        self.zone: tzinfo = UTC if timezone.upper() == "UTC" else ZoneInfo(timezone)
+
+    def parse(self, text: str, reference: datetime | None = None) -> datetime:
+        try:
+            if self.fmt == "iso":
+                value = datetime.fromisoformat(text.replace(",", ".", 1) if "," in text else text)
+            elif self.fmt == "syslog":
+                value = self._syslog(text, reference)
+            elif self.fmt == "epoch":
+                value = datetime.fromtimestamp(float(text), UTC)
+            else:
+                value = datetime.strptime(text, self.fmt)
+        except (ValueError, KeyError, OverflowError) as exc:
+            raise HeaderError("bad_timestamp", f"{text!r}: {exc}") from None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=self.zone)
+        return value.astimezone(UTC)
+
+    @staticmethod
+    def _syslog(text: str, reference: datetime | None) -> datetime:
+        """RFC 3164 has no year: take it from the file's date, stepping back a year across New Year."""
+        month = _MONTHS[text[:3]]
+        day = int(text[4:6])
+        hh, mm, ss = int(text[7:9]), int(text[10:12]), int(text[13:15])
+        ref = reference or datetime.now(UTC)
+        year = ref.year - 1 if month > ref.month + 1 else ref.year
+        return datetime(year, month, day, hh, mm, ss)
+
+
+# --- formats ------------------------------------------------------------------------------------------
+
+
+class RegexFormat:
+    """A line-based format: a regex with named groups `ts`, `message` and optionally `level`, `component`.
+
+    With `multiline`, a line that does not match continues the previous record (stack traces).
+    """
+
+    structured = False
+
+    def __init__(self, pattern: str, ts_format: str = "iso", timezone: str = "UTC",
+                 multiline: bool = False) -> None:
+        self.regex = re.compile(pattern)
+        missing = {"ts", "message"} - set(self.regex.groupindex)
+        if missing:
+            raise ValueError(f"header pattern needs named groups {sorted(missing)}: {pattern}")
+        self.timestamps = TimestampParser(ts_format, timezone)
+        self.multiline = multiline
+        self._has_level = "level" in self.regex.groupindex
+        self._has_component = "component" in self.regex.groupindex
+        self._has_pri = "pri" in self.regex.groupindex
+
+    def parse(self, line: str, reference: datetime | None = None) -> Header:
+        m = self.regex.match(line)
+        if m is None:
+            raise HeaderError("no_header_match")
+        return Header(
+            ts=self.timestamps.parse(m["ts"], reference),
+            level=_normal_level(m["level"]) if self._has_level else syslog_level(m["pri"]) if self._has_pri else None,
+            component=m["component"] if self._has_component else None,
+            message=m["message"],
+        )
+
+
+class JsonLinesFormat:
+    """One JSON object per line; field names are configurable."""
+
+    structured = False
+    multiline = False
+
+    def __init__(self, ts_field: str = "ts", message_field: str = "msg", level_field: str = "level",
+                 component_field: str = "service", ts_format: str = "iso", timezone: str = "UTC") -> None:
+        self.ts_field, self.message_field = ts_field, message_field
+        self.level_field, self.component_field = level_field, component_field
+        self.timestamps = TimestampParser(ts_format, timezone)
+
+    def parse(self, line: str, reference: datetime | None = None) -> Header:
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            raise HeaderError("bad_json", str(exc)) from None
+        if not isinstance(obj, dict):
+            raise HeaderError("bad_json", "not a JSON object")
+        message = obj.get(self.message_field)
+        if not isinstance(message, str):
+            raise HeaderError("bad_json", f"no string field {self.message_field!r}")
+        ts = obj.get(self.ts_field)
+        if ts is None:
+            raise HeaderError("bad_timestamp", f"no field {self.ts_field!r}")
+        return Header(
+            ts=self.timestamps.parse(str(ts), reference),
+            level=_normal_level(_str_or_none(obj.get(self.level_field))),
+            component=_str_or_none(obj.get(self.component_field)),
+            message=message,
+        )
+
+
+class CsvFormat:
+    """A CSV export with a header row; each row is a record, quoted newlines included."""
+
+    structured = True
+    multiline = False
+
+    def __init__(self, message_column: str = "log_message", ts_column: str | None = "timestamp",
+                 source_column: str | None = "source", level_column: str | None = None,
+                 ts_format: str = "iso", timezone: str = "UTC") -> None:
+        self.message_column, self.ts_column = message_column, ts_column
+        self.source_column, self.level_column = source_column, level_column
+        self.timestamps = TimestampParser(ts_format, timezone)
+
+    def check_columns(self, columns: list[str]) -> None:
+        needed = [c for c in (self.message_column, self.ts_column) if c]
+        missing = [c for c in needed if c not in columns]
+        if missing:
+            raise HeaderError("bad_csv_header", f"missing columns {missing}, found {columns}")
+
+    def parse_row(self, row: dict[str, Any], reference: datetime | None = None) -> Header:
+        message = row.get(self.message_column)
+        if message is None or None in row:
+            raise HeaderError("bad_csv_row", "wrong number of fields")
+        ts_text = row.get(self.ts_column) if self.ts_column else None
+        if not ts_text:
+            raise HeaderError("bad_timestamp", "empty timestamp")
+        return Header(
+            ts=self.timestamps.parse(ts_text, reference),
+            level=_normal_level(row.get(self.level_column)) if self.level_column else None,
+            component=None,
+            message=message,
+            source=(row.get(self.source_column) or None) if self.source_column else None,
+        )
+
+    @staticmethod
+    def reader(lines: Any) -> csv.DictReader:
+        return csv.DictReader(lines)
+
+
+LogFormat = RegexFormat | JsonLinesFormat | CsvFormat
+
+# Named formats a sources registry can refer to; a source may also give its own `pattern`.
+BUILTIN_PATTERNS: dict[str, tuple[str, str]] = {
+    "openstack": (
+        r"^(?P<ts>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) (?P<pid>\d+) (?P<level>[A-Z]+) "
+        r"(?P<component>\S+) (?P<message>.*)$", "iso"),
+    "syslog": (
+        r"^(?:<(?P<pri>\d{1,3})>)?(?P<ts>[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}) (?P<host>\S+) "
+        r"(?P<component>[\w\-./]+)(?:\[(?P<pid>\d+)\])?: (?P<message>.*)$", "syslog"),
+    "apache_error": (
+        r"^\[(?P<ts>\w{3} \w{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4})\] \[(?P<level>\w+)\] (?P<message>.*)$",
+        "%a %b %d %H:%M:%S %Y"),
+    "log4j": (
+        r"^(?P<ts>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}[,.]\d{3}) (?P<level>[A-Z]+) +\[(?P<thread>[^\]]+)\] "
+        r"(?P<component>\S+) - (?P<message>.*)$", "iso"),
+}
+
+_LEVELS = {"WARNING": "WARN", "ERR": "ERROR", "CRIT": "CRITICAL", "FATAL": "CRITICAL", "NOTICE": "INFO",
+           "EMERG": "CRITICAL", "ALERT": "CRITICAL", "INFORMATION": "INFO", "TRACE": "DEBUG"}
+
+
+def _normal_level(level: str | None) -> str | None:
+    if not level:
+        return None
+    upper = level.upper()
+    return _LEVELS.get(upper, upper)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def syslog_level(pri: str | None) -> str | None:
+    """RFC 3164 PRI = facility * 8 + severity."""
+    if not pri:
+        return None
+    return ("CRITICAL", "CRITICAL", "CRITICAL", "ERROR", "WARN", "INFO", "INFO", "DEBUG")[int(pri) % 8]

@@ -1,0 +1,69 @@
+"""The miner's state on disk: one versioned JSON document, written atomically.
+
+Each source keeps Drain3's own snapshot (the tree and clusters, as Drain3's `save_state` writes them) and
+one example message per cluster. The document carries `format_version`; a reader refuses any other
+version with a clear error instead of guessing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from logpilot_dagster.mining.config import MinerConfig
+
+STATE_FILE = "miner_state.json"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SourceState:
+    drain3_snapshot: str
+    examples: dict[int, str]
+
+
+def write_state(folder: Path, config: MinerConfig, sources: dict[str, SourceState]) -> None:
+    document = {
+        "format_version": FORMAT_VERSION,
+        "config": asdict(config),
+        "sources": {
+            name: {"drain3_snapshot": state.drain3_snapshot, "examples": {str(k): v for k, v in state.examples.items()}}
+            for name, state in sources.items()
+        },
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    # Temp file in the same folder + os.replace: a reader sees the old state or the new, never half.
+    handle, temp_name = tempfile.mkstemp(prefix=".miner_state.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as temp:
+            json.dump(document, temp)
+            temp.flush()
+            os.fsync(temp.fileno())
+        os.replace(temp_name, folder / STATE_FILE)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def read_state(folder: Path) -> tuple[MinerConfig, dict[str, SourceState]] | None:
+    """The saved config and per-source state, or None when nothing was saved in `folder`."""
+    path = folder / STATE_FILE
+    if not path.exists():
+        return None
+    document = json.loads(path.read_text(encoding="utf-8"))
+    version = document.get("format_version") if isinstance(document, dict) else None
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: miner state format version {version!r} is not supported "
+            f"(this LogPilot reads version {FORMAT_VERSION}); re-mine the sources to rebuild it"
+        )
+    known = {field.name for field in fields(MinerConfig)}
+    config = MinerConfig(**{k: v for k, v in document["config"].items() if k in known})
+    sources = {
+        name: SourceState(entry["drain3_snapshot"], {int(k): v for k, v in entry["examples"].items()})
+        for name, entry in document["sources"].items()
+    }
+    return config, sources

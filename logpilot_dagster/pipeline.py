@@ -1,0 +1,240 @@
+"""The bootstrap as plain steps: stage → mine → parse → load. Dagster assets call these one by one;
+the CLI and the benchmarks call `run_bootstrap`, so both go through exactly the same code.
+
+Staging and parsing are per landing file and run in a process pool (both cores); mining has one owner
+(Drain3 state is not safe across processes); the DuckDB load is a single writer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from logpilot_dagster.extract.parsed import parse_partition
+from logpilot_dagster.ingest.sources import SourcesRegistry
+from logpilot_dagster.ingest.staging import StageStats, stage_file, staged_path
+from logpilot_dagster.mining import LogMiner
+from logpilot_dagster.settings import HomeLayout
+from logpilot_dagster.warehouse.load import LoadResult, load_partitions
+from logpilot_dagster.warehouse.schema import ensure_schema
+
+MINED_LEDGER = "mined_partitions.json"
+
+
+def landing_files(landing: Path) -> list[str]:
+    """Landing files as partition keys: posix paths relative to the landing folder, sorted."""
+    if not landing.is_dir():
+        return []
+    return sorted(p.relative_to(landing).as_posix() for p in landing.rglob("*")
+                  if p.is_file() and not p.name.startswith("."))
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _pool_map(fn: Callable, items: Sequence, workers: int, initializer: Callable | None = None,
+              initargs: tuple = ()) -> list:
+    """Map in a process pool when it pays off; in-process for one item or one worker."""
+    if workers <= 1 or len(items) <= 1:
+        if initializer:
+            initializer(*initargs)
+        return [fn(item) for item in items]
+    with ProcessPoolExecutor(max_workers=min(workers, len(items)), initializer=initializer,
+                             initargs=initargs) as pool:
+        return list(pool.map(fn, items, chunksize=1))
+
+
+# --- stage --------------------------------------------------------------------------------------------
+
+_stage_context: tuple[HomeLayout, SourcesRegistry] | None = None
+
+
+def _init_stage(layout: HomeLayout, registry: SourcesRegistry) -> None:
+    global _stage_context
+    _stage_context = (layout, registry)
+
+
+def _stage_one(key: str) -> StageStats:
+    layout, registry = _stage_context
+    return stage_file(layout.landing, key, registry, layout.staging, layout.quarantine)
+
+
+def stage_partitions(layout: HomeLayout, registry: SourcesRegistry, keys: Sequence[str],
+                     workers: int | None = None) -> list[StageStats]:
+    # Largest files first so the pool does not wait on one big straggler at the end.
+    ordered = sorted(keys, key=lambda k: -_size(layout.landing / k))
+    stats = _pool_map(_stage_one, ordered, workers or default_workers(), _init_stage, (layout, registry))
+    by_key = {s.partition_key: s for s in stats}
+    return [by_key[k] for k in keys]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+# --- mine ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MineResult:
+    mined_partitions: list[str] = field(default_factory=list)
+    messages: int = 0
+    templates_before: int = 0
+    templates_after: int = 0
+
+
+def miner_folder(layout: HomeLayout) -> Path:
+    return layout.registry / "drain3"
+
+
+def mine_partitions(layout: HomeLayout, keys: Iterable[str] | None = None) -> MineResult:
+    """Teach the persisted miner the staged partitions it has not seen yet (all staged ones by default).
+
+    A ledger of mined partitions keeps re-runs from counting the same lines twice.
+    """
+    folder = miner_folder(layout)
+    miner = LogMiner.load(folder)
+    ledger_path = layout.registry / MINED_LEDGER
+    ledger: dict[str, int] = json.loads(ledger_path.read_text()) if ledger_path.exists() else {}
+    candidates = list(keys) if keys is not None else staged_partitions(layout)
+    result = MineResult(templates_before=len(miner.templates()))
+    for key in candidates:
+        if key in ledger:
+            continue
+        table = pq.read_table(staged_path(layout.staging, key), columns=["source", "message"])
+        by_source: dict[str, list[str]] = {}
+        for source, message in zip(table.column("source").to_pylist(), table.column("message").to_pylist(),
+                                   strict=True):
+            by_source.setdefault(source, []).append(message)
+        for source, messages in by_source.items():
+            miner.learn(source, messages)
+        ledger[key] = table.num_rows
+        result.messages += table.num_rows
+        result.mined_partitions.append(key)
+    miner.save(folder)
+    layout.registry.mkdir(parents=True, exist_ok=True)
+    ledger_path.write_text(json.dumps(ledger, indent=0, sort_keys=True))
+    result.templates_after = len(miner.templates())
+    return result
+
+
+def staged_partitions(layout: HomeLayout) -> list[str]:
+    """Partitions with a finished staging (its stats file is written last)."""
+    if not layout.staging.is_dir():
+        return []
+    return sorted(p.relative_to(layout.staging).as_posix()[: -len(".json")]
+                  for p in layout.staging.rglob("*.json"))
+
+
+# --- parse --------------------------------------------------------------------------------------------
+
+_parse_context: tuple[HomeLayout, LogMiner] | None = None
+
+
+def _init_parse(layout: HomeLayout) -> None:
+    global _parse_context
+    _parse_context = (layout, LogMiner.load(miner_folder(layout)))
+
+
+def _parse_one(key: str) -> int:
+    layout, miner = _parse_context
+    return parse_partition(staged_path(layout.staging, key), miner, staged_path(layout.parsed, key))
+
+
+def parse_partitions(layout: HomeLayout, keys: Sequence[str], workers: int | None = None) -> list[int]:
+    return _pool_map(_parse_one, list(keys), workers or default_workers(), _init_parse, (layout,))
+
+
+# --- load ---------------------------------------------------------------------------------------------
+
+
+def load_logs(con: duckdb.DuckDBPyConnection, layout: HomeLayout, keys: Sequence[str]) -> LoadResult:
+    return load_partitions(con, keys, layout.parsed, layout.quarantine, layout.staging)
+
+
+def template_regex(template: str) -> str:
+    """A template as an anchored regex: literal text escaped, each `<*>` a lazy group."""
+    return "^" + "(.*?)".join(re.escape(part) for part in template.split("<*>")) + "$"
+
+
+def refresh_templates(con: duckdb.DuckDBPyConnection, layout: HomeLayout) -> int:
+    """Upsert the template catalog; counts and first/last seen come from `logs`, labels are kept."""
+    ensure_schema(con)
+    miner = LogMiner.load(miner_folder(layout))
+    rows = [(t.template_id, t.source, t.template, template_regex(t.template), t.example)
+            for t in miner.templates()]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE mined (template_id VARCHAR, source VARCHAR, "
+                    "template VARCHAR, regex VARCHAR, example VARCHAR)")
+        con.executemany("INSERT INTO mined VALUES (?, ?, ?, ?, ?)", rows)
+        con.execute("""
+            INSERT INTO templates (template_id, source, template, regex, count, first_seen, last_seen, example)
+            SELECT m.template_id, m.source, m.template, m.regex, coalesce(s.n, 0), s.first_seen, s.last_seen,
+                   m.example
+            FROM mined m LEFT JOIN (
+                SELECT template_id, count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen
+                FROM logs_all GROUP BY template_id) s USING (template_id)
+            ON CONFLICT (template_id) DO UPDATE SET
+                source = excluded.source, template = excluded.template, regex = excluded.regex,
+                count = excluded.count, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+                example = excluded.example
+        """)
+        con.execute("DROP TABLE mined")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return len(rows)
+
+
+def update_bootstrap_watermarks(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """T1 per source: the newest bootstrap timestamp loaded. Live ingestion starts after it."""
+    ensure_schema(con)
+    con.execute("""
+        INSERT INTO ingest_watermarks (source, bootstrap_t1, updated_at)
+        SELECT source, max(ts), now() FROM logs WHERE ingest_mode = 'bootstrap' GROUP BY source
+        ON CONFLICT (source) DO UPDATE SET bootstrap_t1 = excluded.bootstrap_t1, updated_at = now()
+    """)
+    rows = con.execute("SELECT source, bootstrap_t1 FROM ingest_watermarks ORDER BY source").fetchall()
+    return {source: t1.isoformat() if t1 else None for source, t1 in rows}
+
+
+# --- all at once --------------------------------------------------------------------------------------
+
+
+@dataclass
+class BootstrapResult:
+    stages: list[StageStats]
+    mine: MineResult
+    load: LoadResult
+    templates: int
+    watermarks: dict[str, str]
+
+
+def run_bootstrap(layout: HomeLayout, registry: SourcesRegistry | None = None,
+                  keys: Sequence[str] | None = None, workers: int | None = None) -> BootstrapResult:
+    """The whole bootstrap without Dagster (benchmarks, tests); the assets run the same steps."""
+    layout.ensure()
+    registry = registry or SourcesRegistry.load(home_file=layout.sources_file)
+    keys = list(keys) if keys is not None else landing_files(layout.landing)
+    stages = stage_partitions(layout, registry, keys, workers)
+    mined = mine_partitions(layout, keys)
+    parse_partitions(layout, keys, workers)
+    with duckdb.connect(str(layout.duckdb)) as con:
+        loaded = load_logs(con, layout, keys)
+        templates = refresh_templates(con, layout)
+        watermarks = update_bootstrap_watermarks(con)
+    return BootstrapResult(stages, mined, loaded, templates, watermarks)
