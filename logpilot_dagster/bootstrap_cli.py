@@ -22,7 +22,7 @@ from logpilot_dagster.jobs.sensors import RANGE_END_TAG, RANGE_START_TAG
 from logpilot_dagster.pipeline import landing_files
 from logpilot_dagster.settings import HOME_ENV, HomeLayout
 from logpilot_dagster.warehouse.load import conservation
-from logpilot_dagster.warehouse.queries import quarantine_by_reason, rows_by_source
+from logpilot_dagster.warehouse.queries import quarantine_by_reason, quarantine_entries_by_reason, rows_by_source
 
 DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 
@@ -97,6 +97,7 @@ def _print_summary(layout: HomeLayout, elapsed: float | None = None, peak_rss_mb
         totals = conservation(con)
         per_source = rows_by_source(con)
         reasons = quarantine_by_reason(con)
+        entries = quarantine_entries_by_reason(con)
         n_templates, = con.execute("SELECT count(*) FROM templates").fetchone()
     rows = sum(per_source.values())
     balanced = totals["lines_read"] == totals["lines_stored"] + totals["lines_quarantined"]
@@ -104,8 +105,8 @@ def _print_summary(layout: HomeLayout, elapsed: float | None = None, peak_rss_mb
     print(f"  lines read          {totals['lines_read']:>12,}")
     print(f"  rows loaded (logs)  {rows:>12,}   ({totals['lines_stored']:,} physical lines)")
     print(f"  lines quarantined   {totals['lines_quarantined']:>12,}")
-    for reason, n in reasons.items():
-        print(f"    {reason:<20}{n:>10,}")
+    for reason, n in entries.items():
+        print(f"    {reason:<18}{reasons.get(reason, 0):>12,}   ({n:,} entries)")
     print(f"  conservation        {'holds' if balanced else 'BROKEN'}")
     print(f"  templates           {n_templates:>12,}")
     print(f"  sources             {len(per_source):>12,}   ({', '.join(per_source)})")

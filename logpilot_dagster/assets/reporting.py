@@ -27,3 +27,37 @@ def bar_chart(counts: Mapping[str, int], label: str = "value") -> str:
 def _cell(value: object) -> str:
     text = f"{value:,}" if isinstance(value, int) else str(value)
     return text.replace("|", "\\|").replace("\n", " ")[:160]
+
+
+def stacked_bars_png(rows: Sequence[tuple[str, str, int]], title: str) -> str:
+    """(x, series, count) rows as a stacked bar chart, returned as markdown with an inline PNG.
+
+    The Dagster UI renders data-URI images in markdown metadata, so the plot travels with the run.
+    """
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not rows:
+        return "_nothing to plot_"
+    xs = sorted({x for x, _, _ in rows})
+    series = sorted({s for _, s, _ in rows})
+    counts = {(x, s): n for x, s, n in rows}
+    fig, ax = plt.subplots(figsize=(10, 3.2), dpi=90)
+    bottom = [0] * len(xs)
+    for name in series:
+        values = [counts.get((x, name), 0) for x in xs]
+        ax.bar(xs, values, bottom=bottom, label=name, width=0.85)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.set_title(title)
+    ax.tick_params(axis="x", labelrotation=90, labelsize=7)
+    ax.legend(fontsize=7, ncols=min(4, len(series)), loc="upper left")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return f"![{title}](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode('ascii')})"

@@ -16,14 +16,19 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
-from logpilot_dagster.assets.reporting import bar_chart, markdown_table
+from logpilot_dagster.assets.reporting import bar_chart, markdown_table, stacked_bars_png
 from logpilot_dagster.ingest.staging import staged_path
 from logpilot_dagster.jobs.partitions import landing_files_partitions
 from logpilot_dagster.pii.audit import scan_parquet
 from logpilot_dagster.pipeline import load_logs, update_bootstrap_watermarks
 from logpilot_dagster.resources.storage import LogPilotStorage
 from logpilot_dagster.warehouse.load import conservation, load_system_catalog
-from logpilot_dagster.warehouse.queries import quarantine_by_reason, rows_by_source
+from logpilot_dagster.warehouse.queries import (
+    quarantine_by_reason,
+    quarantine_entries_by_reason,
+    rows_by_month_and_source,
+    rows_by_source,
+)
 
 CONSERVATION = "conservation"
 NO_PERSONAL_DATA = "no_personal_data_in_logs"
@@ -56,17 +61,21 @@ def logs_and_quarantine(context: AssetExecutionContext, storage: LogPilotStorage
         totals = conservation(con)
         per_source = rows_by_source(con)
         per_reason = quarantine_by_reason(con)
+        entries_per_reason = quarantine_entries_by_reason(con)
+        per_month = rows_by_month_and_source(con)
     scan = scan_parquet([staged_path(layout.parsed, k) for k in keys], columns=("message",))
     balanced = totals["lines_read"] == totals["lines_stored"] + totals["lines_quarantined"]
     yield MaterializeResult(asset_key="logs", metadata={
         "rows_loaded": loaded.rows,
         "rows_total": sum(per_source.values()),
         "rows_by_source": MetadataValue.md(bar_chart(per_source, "source")),
+        "rows_by_month": MetadataValue.md(stacked_bars_png(per_month, "log lines per month and source")),
         "dagster/row_count": sum(per_source.values()),
     })
     yield MaterializeResult(asset_key="quarantine", metadata={
         "entries_loaded": loaded.quarantined,
         "lines_by_reason": MetadataValue.md(bar_chart(per_reason, "reason")),
+        "entries_by_reason": MetadataValue.md(bar_chart(entries_per_reason, "reason")),
     })
     yield AssetCheckResult(asset_key="logs", check_name=CONSERVATION, passed=balanced, metadata=totals)
     yield AssetCheckResult(asset_key="logs", check_name=NO_PERSONAL_DATA, passed=scan.leak_count == 0,

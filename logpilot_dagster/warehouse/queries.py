@@ -30,3 +30,10 @@ def quarantine_by_reason(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 def quarantine_entries_by_reason(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return dict(con.execute("SELECT reason, count(*) FROM quarantine GROUP BY reason ORDER BY 2 DESC").fetchall())
+
+
+def rows_by_month_and_source(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int]]:
+    return con.execute("""
+        SELECT strftime(ts AT TIME ZONE 'UTC', '%Y-%m') AS month, source, count(*)
+        FROM logs_all GROUP BY ALL ORDER BY month, source
+    """).fetchall()

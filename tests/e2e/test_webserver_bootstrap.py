@@ -1,0 +1,125 @@
+"""End to end: a real dagster-webserver (and daemon) on a free loopback port launches the bootstrap
+through its GraphQL API; the DuckDB tables it writes satisfy the conservation invariant."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from logpilot_dagster.jobs.sensors import RANGE_END_TAG, RANGE_START_TAG
+from logpilot_dagster.pipeline import landing_files
+from logpilot_dagster.warehouse.load import conservation
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidSubsetError { message }
+  }
+}"""
+ADD_PARTITIONS = """
+mutation Add($selector: RepositorySelector!, $name: String!, $keys: [String!]!) {
+  addDynamicPartitions(repositorySelector: $selector, partitionsDefName: $name, partitionKeys: $keys) {
+    __typename
+    ... on PythonError { message }
+  }
+}"""
+RUN_STATUS = """
+query Status($runId: ID!) { runOrError(runId: $runId) { ... on Run { status } } }"""
+REPOSITORY = {"repositoryLocationName": "logpilot", "repositoryName": "__repository__"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _graphql(port: int, query: str, variables: dict) -> dict:
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", body,
+                                     {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        payload = json.load(response)
+    assert "errors" not in payload, payload
+    return payload["data"]
+
+
+def _wait_until_ready(port: int, server: subprocess.Popen, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "dagster-webserver exited early"
+        try:
+            data = _graphql(port, "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }", {})
+            if data["repositoriesOrError"].get("nodes"):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(1)
+    raise AssertionError("dagster-webserver did not load the code location in time")
+
+
+def test_bootstrap_launched_through_the_webserver(home, tmp_path):
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "LOGPILOT_HOME": str(home.home)}
+    port = _free_port()
+    log = (tmp_path / "webserver.log").open("w")
+    server = subprocess.Popen([str(BIN / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"),
+                               "-h", "127.0.0.1", "-p", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log)
+    daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")],
+                              cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        _wait_until_ready(port, server, time.monotonic() + 120)
+        keys = landing_files(home.landing)
+        added = _graphql(port, ADD_PARTITIONS, {"selector": REPOSITORY, "name": "landing_files", "keys": keys})
+        assert added["addDynamicPartitions"]["__typename"] == "AddDynamicPartitionSuccess", added
+        params = {"selector": {**REPOSITORY, "jobName": "bootstrap_job"}, "mode": "default",
+                  "executionMetadata": {"tags": [{"key": RANGE_START_TAG, "value": keys[0]},
+                                                 {"key": RANGE_END_TAG, "value": keys[-1]}]}}
+        launched = _graphql(port, LAUNCH, {"params": params})["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        run_id = launched["run"]["runId"]
+
+        status, deadline = None, time.monotonic() + 300
+        while time.monotonic() < deadline:
+            status = _graphql(port, RUN_STATUS, {"runId": run_id})["runOrError"]["status"]
+            if status in ("SUCCESS", "FAILURE", "CANCELED"):
+                break
+            time.sleep(2)
+        assert status == "SUCCESS", (tmp_path / "webserver.log").read_text()[-4000:]
+    finally:
+        for process in (daemon, server):
+            process.terminate()
+        for process in (daemon, server):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log.close()
+
+    with duckdb.connect(str(home.duckdb), read_only=True) as con:
+        totals = conservation(con)
+        rows, = con.execute("SELECT count(*) FROM logs").fetchone()
+        templates, = con.execute("SELECT count(*) FROM templates").fetchone()
+        marks, = con.execute("SELECT count(*) FROM ingest_watermarks WHERE bootstrap_t1 IS NOT NULL").fetchone()
+    assert rows > 0 and templates > 0 and marks >= 6
+    assert totals["lines_read"] == totals["lines_stored"] + totals["lines_quarantined"]
