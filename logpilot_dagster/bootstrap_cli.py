@@ -1,6 +1,6 @@
 """`logpilot bootstrap` and `logpilot summary`: run the history bootstrap through Dagster, then report.
 
-The run goes through `dagster job execute` against the persistent Dagster instance, the same code path a
+The run goes through `execute_job` on the persistent Dagster instance (`jobs/launch.py`), the same code path a
 launch from the web UI takes, so `make ui` afterwards shows the run and the materialized assets.
 """
 
@@ -9,20 +9,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from logpilot_dagster.bench.memory import TreeRssSampler
 from logpilot_dagster.jobs.partitions import landing_files_partitions
 from logpilot_dagster.jobs.sensors import RANGE_END_TAG, RANGE_START_TAG
 from logpilot_dagster.pipeline import landing_files
 from logpilot_dagster.settings import HOME_ENV, HomeLayout
 from logpilot_dagster.warehouse.load import conservation
-from logpilot_dagster.warehouse.queries import quarantine_by_reason, quarantine_entries_by_reason, rows_by_source
+from logpilot_dagster.warehouse.queries import (
+    quarantine_by_reason,
+    quarantine_entries_by_reason,
+    rows_by_source,
+)
 
 DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 
@@ -48,21 +53,39 @@ def _bootstrap(args: argparse.Namespace) -> int:
         print(f"landing folder {layout.landing} is empty: generating a {args.sample_lines:,}-line sample")
         generate_sample(layout.landing, lines=args.sample_lines, seed=args.seed,
                         truth_dir=layout.sample_truth, catalog_path=layout.system_catalog_csv)
+    run = run_bootstrap_job(layout.home)
+    if run.returncode != 0:
+        print("bootstrap_job failed; see the log above, or the run in `make ui`", file=sys.stderr)
+        return 1
+    return _print_summary(layout, elapsed=run.seconds, peak_rss_mb=run.peak_rss_mb)
+
+
+@dataclass(frozen=True)
+class JobRun:
+    returncode: int
+    seconds: float
+    peak_rss_mb: float  # the whole process tree: dagster, its step process and the pool workers
+
+
+def run_bootstrap_job(home: Path) -> JobRun:
+    """Register every landing file as a partition and run `bootstrap_job` over the whole range on the persistent
+    instance (`jobs/launch.py`): the same code path as a launch from the UI."""
+    layout = HomeLayout.from_env(home)
+    os.environ[HOME_ENV] = str(layout.home)
     instance_home = _dagster_home()
     keys = landing_files(layout.landing)
+    if not keys:
+        print(f"nothing to bootstrap: {layout.landing} is empty", file=sys.stderr)
+        return JobRun(1, 0.0, 0.0)
+    started = time.perf_counter()
     _register_partitions(keys)
     print(f"running bootstrap_job over {len(keys)} landing files (DAGSTER_HOME={instance_home})")
-    started = time.perf_counter()
     tags = json.dumps({RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]})
-    done = subprocess.run([sys.executable, "-m", "dagster", "job", "execute", "-m", "logpilot_dagster.definitions",
-                           "-j", "bootstrap_job", "--tags", tags], env=os.environ.copy())
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        print(f"bootstrap_job failed (exit {done.returncode}); see the log above or the run in `make ui`",
-              file=sys.stderr)
-        return 1
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return _print_summary(layout, elapsed=elapsed, peak_rss_mb=peak_mb)
+    job = subprocess.Popen([sys.executable, "-m", "logpilot_dagster.jobs.launch", "bootstrap_job", "--tags", tags],
+                           env=os.environ.copy())
+    with TreeRssSampler(job.pid) as sampler:
+        returncode = job.wait()
+    return JobRun(returncode, time.perf_counter() - started, sampler.peak_mb)
 
 
 def _summary(args: argparse.Namespace) -> int:

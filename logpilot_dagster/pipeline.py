@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -222,6 +224,7 @@ class BootstrapResult:
     load: LoadResult
     templates: int
     watermarks: dict[str, str]
+    seconds: dict[str, float] = field(default_factory=dict)  # wall clock per step
 
 
 def run_bootstrap(layout: HomeLayout, registry: SourcesRegistry | None = None,
@@ -230,11 +233,24 @@ def run_bootstrap(layout: HomeLayout, registry: SourcesRegistry | None = None,
     layout.ensure()
     registry = registry or SourcesRegistry.load(home_file=layout.sources_file)
     keys = list(keys) if keys is not None else landing_files(layout.landing)
-    stages = stage_partitions(layout, registry, keys, workers)
-    mined = mine_partitions(layout, keys)
-    parse_partitions(layout, keys, workers)
+    seconds: dict[str, float] = {}
+    with _timed(seconds, "stage"):
+        stages = stage_partitions(layout, registry, keys, workers)
+    with _timed(seconds, "mine"):
+        mined = mine_partitions(layout, keys)
+    with _timed(seconds, "parse"):
+        parse_partitions(layout, keys, workers)
     with duckdb.connect(str(layout.duckdb)) as con:
-        loaded = load_logs(con, layout, keys)
-        templates = refresh_templates(con, layout)
-        watermarks = update_bootstrap_watermarks(con)
-    return BootstrapResult(stages, mined, loaded, templates, watermarks)
+        with _timed(seconds, "load"):
+            loaded = load_logs(con, layout, keys)
+        with _timed(seconds, "templates"):
+            templates = refresh_templates(con, layout)
+            watermarks = update_bootstrap_watermarks(con)
+    return BootstrapResult(stages, mined, loaded, templates, watermarks, seconds)
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], step: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    seconds[step] = time.perf_counter() - started

@@ -1,6 +1,5 @@
 """parsed_logs: each staged line with its template id, parameters and key-value pairs, as Parquet."""
 
-from __future__ import annotations
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 

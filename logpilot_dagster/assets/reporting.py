@@ -1,6 +1,5 @@
 """Small formatters that turn counts into metadata a person reads in the Dagster UI."""
 
-from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 

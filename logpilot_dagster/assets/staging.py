@@ -1,6 +1,5 @@
 """staged_logs: landing files decoded, split into records, personal data masked, written as Parquet."""
 
-from __future__ import annotations
 
 from collections import Counter
 

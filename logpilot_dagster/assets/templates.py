@@ -1,6 +1,5 @@
 """log_templates (the Drain3 miner's state) and templates (the catalog table in DuckDB)."""
 
-from __future__ import annotations
 
 from dagster import (
     AssetCheckResult,

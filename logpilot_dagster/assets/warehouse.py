@@ -1,7 +1,6 @@
 """The DuckDB tables of the bootstrap: logs and quarantine (one transaction per run), system_catalog,
 and the bootstrap watermark the live cutover starts from. Every writer is in pool `duckdb`."""
 
-from __future__ import annotations
 
 from dagster import (
     AssetCheckResult,

@@ -49,7 +49,8 @@ def _parse_batch(table: pa.Table, miner: LogMiner) -> pa.Table:
         for i, match in zip(positions, matches, strict=True):
             template_ids[i] = match.template_id
             params[i] = match.params
-    kv = [list(extract_kv(m).items()) for m in messages]
+    # A multi-line record's continuation is a stack trace, not key-value pairs: read the event line only.
+    kv = [list(extract_kv(m.partition("\n")[0]).items()) for m in messages]
     return (table
             .append_column("template_id", pa.array(template_ids, pa.string()))
             .append_column("params", pa.array(params, pa.list_(pa.string())))

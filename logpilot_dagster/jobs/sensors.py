@@ -1,6 +1,5 @@
 """landing_sensor: registers new landing files as partitions and asks for bootstrap runs in batches."""
 
-from __future__ import annotations
 
 import json
 

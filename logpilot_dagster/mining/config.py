@@ -14,21 +14,27 @@ WILDCARD = "<*>"
 class MinerConfig:
     """Settings of LogPilot's miner. The defaults are the configuration the platform ships and benchmarks.
 
-    - `sim_th`, `depth`, `max_children`, `max_clusters`: Drain3's own knobs (see drain3.Drain).
+    - `sim_th`, `depth`, `max_children`, `max_clusters`: Drain3's own knobs (see drain3.Drain). The
+      similarity is measured on wording only (see `engine`), so the threshold is strict: two messages
+      with different words are one event only if nearly all their words agree; `postprocess` joins
+      what is one event with evidence (shape, wildcards, words seen as values).
     - `max_head_chars`: only the first line of a message, cut at this many characters, is mined; the rest
       (a stack trace, a dumped payload) becomes one trailing `<*>` so long messages cost no more than short ones.
     - `merge_templates`: merge clusters that are one event after mining (see `postprocess`).
     - `max_cached_signatures`: per source, how many distinct masked messages are remembered so a repeat
       needs no tree walk; the cache is dropped and rebuilt when it fills.
+    - `max_value_words`: per source, how many distinct word-like masked values are remembered as
+      evidence for merging (see `postprocess`).
     """
 
-    sim_th: float = 0.4
+    sim_th: float = 0.9
     depth: int = 4
     max_children: int = 100
     max_clusters: int | None = None
     max_head_chars: int = 2000
     merge_templates: bool = True
     max_cached_signatures: int = 200_000
+    max_value_words: int = 50_000
 
     def to_drain3(self) -> TemplateMinerConfig:
         """An explicit Drain3 config: never let Drain3 read a `drain3.ini` from the working directory."""

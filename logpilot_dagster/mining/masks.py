@@ -1,10 +1,12 @@
 """Variable-type masks: which substrings of a log message are values rather than wording.
 
 All masks are alternatives of ONE precompiled regex (`VARIABLE_RE`) so a message is masked in a single
-C-level pass. Each alternative may only start where a token starts (after whitespace or a delimiter such
-as `=`, `,`, `(`, `[`), which keeps `node-12` or `key=value` splits consistent from line to line.
-Order matters: at one position the first alternative that matches wins, so compound values (URLs, paths,
-IP:port, timestamps) come before the generic "token with a digit".
+C-level pass. Each alternative starts where a token starts (after whitespace or a delimiter such as `=`,
+`,`, `(`, `[`) and must end where a token ends (a value never stops inside a word: `62.99.1.2.example.net`
+is one value, not an IP followed by wording), so `node-12` or `key=value` split the same way on every line.
+At one position the first alternative that matches wins, so compound values (quoted `key="a b"` values,
+URLs, paths, IP:port, timestamps, sizes and durations with their unit) come before the generic "token
+with a digit". The rules are generic types, never strings of a particular log.
 """
 
 from __future__ import annotations
@@ -16,30 +18,46 @@ import re
 _DELIMS = r"\s,;=()\[\]{}\"'|<>"
 # A value starts at the start of the text, after a delimiter, or after the ':' of `key:value`.
 _AT_TOKEN_START = rf"(?<![^{_DELIMS}:])"
+# ... and ends at a delimiter, a ':', or the end, allowing one sentence-ending '.' before it.
+_AT_TOKEN_END = rf"(?=\.?(?:[{_DELIMS}:]|$))"
 _TOKEN_CHAR_NO_COLON = rf"[^{_DELIMS}:]"
-_PATH_SEGMENT = rf"[\\/][^{_DELIMS}:\\/]+"
+_PATH_SEGMENT = rf"[\\/][^{_DELIMS}:?\\/]+"
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _WEEKDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 _CLOCK = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?"
+_UNIT = (r"(?:[KMGTP]i?B|B|bytes?|KB/s|MB/s|[kKMG]bps|ns|us|µs|ms|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?"
+         r"|days?)")
 
 # name -> pattern. The names document the types; the miner needs only "is a variable".
 VARIABLE_PATTERNS: dict[str, str] = {
     # The PII masker's tokens (<EMAIL_REDACTED>, <IP_REDACTED>, <CC_REDACTED>, <SSN_REDACTED>, ...).
     "redacted": r"<[A-Z][A-Z0-9_]*_REDACTED>",
+    # The value of `key="..."` / `key='...'`: a quoted value is one value, spaces and all.
+    "quoted_value": r"(?<==)(?:\"[^\"\n]*\"|'[^'\n]*')",
+    # `key=value` and `key:value` (no space): the value of a key is a variable, whatever its type. A
+    # value directly followed by `=` or `:` is the next key (`release:lock=1`), not a value.
+    "kv_value": rf"(?:(?<==)|(?<=[A-Za-z]:)){_TOKEN_CHAR_NO_COLON}+(?![^\s,;()\[\]{{}}\"'|<>])",
+    # A qualified name or path with a line number or port: Class.method:42, file.py:10, host-1.lan:8080.
+    "qualified_number": rf"{_TOKEN_CHAR_NO_COLON}*[./]{_TOKEN_CHAR_NO_COLON}*:\d+" + _AT_TOKEN_END,
+    # Literal values of a type rather than wording.
+    "literal": rf"(?:true|false|null|None|True|False|NULL)(?![^{_DELIMS}:])",
     "url": r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+",
-    "email": r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
-    "uuid": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
-    "datetime": rf"\d{{4}}-\d{{2}}-\d{{2}}[T ]{_CLOCK}(?:Z|[+-]\d{{2}}:?\d{{2}})?",
-    "ctime": rf"{_WEEKDAY} {_MONTH} +\d{{1,2}} {_CLOCK}(?: \d{{4}})?",
-    "ipv4": r"/?\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?",
-    "ipv6": r"(?:[0-9a-fA-F]{1,4}:){3,7}[0-9a-fA-F]{1,4}",
-    "host_port": r"(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+:\d+",
-    "time": _CLOCK,
-    "path": rf"[A-Za-z]:(?:{_PATH_SEGMENT})+|(?:{_PATH_SEGMENT}){{2,}}[\\/]?",
-    # Hex, numbers, sizes and durations glued to their unit (10ms, 4KB), ids such as blk_-123 or t761:
-    # any token holding a digit, except a word with one trailing digit (SOCKS5, eth0, utf8) that names a
-    # thing rather than counts it. A trailing '.' (end of sentence) is not part of the value.
+    "email": r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}" + _AT_TOKEN_END,
+    "uuid": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}" + _AT_TOKEN_END,
+    "datetime": rf"\d{{4}}-\d{{2}}-\d{{2}}[T ]{_CLOCK}(?:Z|[+-]\d{{2}}:?\d{{2}})?" + _AT_TOKEN_END,
+    "ctime": rf"{_WEEKDAY} {_MONTH} +\d{{1,2}} {_CLOCK}(?: \d{{4}})?" + _AT_TOKEN_END,
+    "ipv4": r"/?\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?" + _AT_TOKEN_END,
+    "ipv6": r"(?:[0-9a-fA-F]{1,4}:){3,7}[0-9a-fA-F]{1,4}" + _AT_TOKEN_END,
+    "host_port": r"(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+:\d+" + _AT_TOKEN_END,
+    "time": _CLOCK + _AT_TOKEN_END,
+    # A path, with its query string if it has one (`/v2/servers?all=True&since=...`).
+    "path": rf"(?:[A-Za-z]:(?:{_PATH_SEGMENT})+|(?:{_PATH_SEGMENT}){{2,}}[\\/]?)(?:\?[^\s\"'<>]*)?" + _AT_TOKEN_END,
+    # A number with its unit, glued or spaced: 10ms, 4 KB, 1.5 sec, 300 bytes.
+    "quantity": rf"\d+(?:\.\d+)? ?{_UNIT}(?![^{_DELIMS}:])",
+    # Hex, numbers, ids such as blk_-123, t761 or 24-54-76-216.example.net: any token holding a digit
+    # (whole, to its end), except a word with one trailing digit (SOCKS5, eth0, utf8) that names a thing
+    # rather than counts it. A trailing '.' (end of sentence) is not part of the value.
     "numeric": rf"(?![A-Za-z][A-Za-z_]+\d(?![^{_DELIMS}:]))"
     rf"{_TOKEN_CHAR_NO_COLON}*?\d(?:{_TOKEN_CHAR_NO_COLON}*[^{_DELIMS}:.])?",
 }
@@ -49,3 +67,7 @@ VARIABLE_PATTERNS: dict[str, str] = {
 VARIABLE_RE = re.compile(
     _AT_TOKEN_START + "(" + "|".join(f"(?:{pattern})" for pattern in VARIABLE_PATTERNS.values()) + ")"
 )
+
+# A masked value that is a plain word (`root` in `user=root`): the miner remembers these per source, as
+# evidence that the same word elsewhere (`session closed for user root`) is a value too.
+VALUE_WORD_RE = re.compile(r"(?<![^\x00])[A-Za-z][A-Za-z_-]{1,31}(?![^\x00])")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from logpilot_dagster.mining.config import MinerConfig
@@ -23,6 +23,9 @@ FORMAT_VERSION = 1
 class SourceState:
     drain3_snapshot: str
     examples: dict[int, str]
+    value_words: list[str] = field(default_factory=list)
+    issued: dict[int, int] = field(default_factory=dict)
+    signatures: dict[str, int] = field(default_factory=dict)
 
 
 def write_state(folder: Path, config: MinerConfig, sources: dict[str, SourceState]) -> None:
@@ -30,7 +33,11 @@ def write_state(folder: Path, config: MinerConfig, sources: dict[str, SourceStat
         "format_version": FORMAT_VERSION,
         "config": asdict(config),
         "sources": {
-            name: {"drain3_snapshot": state.drain3_snapshot, "examples": {str(k): v for k, v in state.examples.items()}}
+            name: {"drain3_snapshot": state.drain3_snapshot,
+                   "examples": {str(k): v for k, v in state.examples.items()},
+                   "value_words": state.value_words,
+                   "issued": {str(k): v for k, v in state.issued.items()},
+                   "signatures": state.signatures}
             for name, state in sources.items()
         },
     }
@@ -63,7 +70,9 @@ def read_state(folder: Path) -> tuple[MinerConfig, dict[str, SourceState]] | Non
     known = {field.name for field in fields(MinerConfig)}
     config = MinerConfig(**{k: v for k, v in document["config"].items() if k in known})
     sources = {
-        name: SourceState(entry["drain3_snapshot"], {int(k): v for k, v in entry["examples"].items()})
+        name: SourceState(entry["drain3_snapshot"], {int(k): v for k, v in entry["examples"].items()},
+                          list(entry["value_words"]), {int(k): v for k, v in entry["issued"].items()},
+                          dict(entry["signatures"]))
         for name, entry in document["sources"].items()
     }
     return config, sources

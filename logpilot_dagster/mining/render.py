@@ -50,7 +50,7 @@ def render(
     value_index = 0
     for (start, end), token in zip(spans, template_tokens, strict=True):
         is_value = signature[start] == VALUE
-        if token == WILDCARD or token == DRAIN_VALUE_TOKEN:
+        if token in (WILDCARD, DRAIN_VALUE_TOKEN):
             _add_wildcard(wildcards, signature, start, end, value_index if is_value else signature[start:end],
                           join_spaced_wildcards)
         value_index += is_value

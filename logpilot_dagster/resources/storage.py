@@ -1,6 +1,5 @@
 """Where a run reads and writes: the LogPilot home folder and the sources registry."""
 
-from __future__ import annotations
 
 from dagster import ConfigurableResource
 from pydantic import Field

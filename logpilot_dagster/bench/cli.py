@@ -1,0 +1,54 @@
+"""`logpilot bench ...`: the benchmark harnesses.
+
+Each harness is one entry of `SUBCOMMANDS`: a function that adds its own sub-parser to the `bench`
+sub-parsers and sets `func`. A new harness (e.g. `throughput`) appends itself there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+SubRegistration = Callable[[argparse._SubParsersAction], None]
+
+
+def _register_loghub(subparsers: argparse._SubParsersAction) -> None:
+    loghub = subparsers.add_parser(
+        "loghub", help="template-mining accuracy (GA, PA, FGA, FTA) on Loghub-style labelled datasets")
+    loghub.add_argument("--data", required=True, type=Path,
+                        help="folder with formats.json and one subfolder per dataset")
+    loghub.add_argument("--datasets", help="comma-separated dataset names (default: all of formats.json)")
+    loghub.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    loghub.set_defaults(func=_loghub)
+
+
+def _loghub(args: argparse.Namespace) -> int:
+    from logpilot_dagster.bench.loghub import format_table, run
+
+    names = [name.strip() for name in args.datasets.split(",") if name.strip()] if args.datasets else None
+    report = run(args.data, names)
+    print(format_table(report))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _register_throughput(subparsers: argparse._SubParsersAction) -> None:
+    from logpilot_dagster.bench.throughput import register
+
+    register(subparsers)
+
+
+# Harnesses under `logpilot bench`; append a registration function to add one.
+SUBCOMMANDS: list[SubRegistration] = [_register_loghub, _register_throughput]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    bench = subparsers.add_parser("bench", help="run a benchmark harness")
+    harnesses = bench.add_subparsers(dest="bench_command", required=True, metavar="HARNESS")
+    for add in SUBCOMMANDS:
+        add(harnesses)
