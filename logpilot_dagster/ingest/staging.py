@@ -27,6 +27,7 @@ from logpilot_dagster.ingest.sources import SourceSpec, SourcesRegistry
 from logpilot_dagster.pii import mask
 
 BATCH_ROWS = 50_000
+UTF8_BOM = b"\xef\xbb\xbf"
 MAX_RECORD_CHARS = 1 << 20  # a multi-line record is capped like a line; the rest is quarantined
 
 STAGED_SCHEMA = pa.schema([
@@ -170,6 +171,8 @@ def _decoded(path: Path, stats: StageStats) -> Iterator[tuple[int, str] | _Bad]:
         if b"\x00" in data:
             yield _Bad(item.line_no, 1, "nul_bytes", "the line contains NUL bytes", data, len(data))
             continue
+        if item.line_no == 1 and data.startswith(UTF8_BOM):  # editors and Windows exports add one
+            data = data[len(UTF8_BOM):]
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -8,9 +8,10 @@ import json
 
 import duckdb
 import pytest
-from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context, materialize
+from dagster import AssetSelection, DagsterInstance, SensorResult, SkipReason, build_sensor_context, materialize
 
 from logpilot_dagster.definitions import build_definitions
+from logpilot_dagster.jobs.jobs import BOOTSTRAP_GROUP
 from logpilot_dagster.jobs.partitions import landing_files_partitions
 from logpilot_dagster.jobs.sensors import RANGE_END_TAG, RANGE_START_TAG, landing_sensor
 from logpilot_dagster.pii import contains_pii
@@ -27,11 +28,9 @@ def _bootstrap(layout, instance, keys=None, partition_key=None):
     keys = keys or landing_files(layout.landing)
     known = set(instance.get_dynamic_partitions(landing_files_partitions.name))
     instance.add_dynamic_partitions(landing_files_partitions.name, [k for k in keys if k not in known])
-    job = defs.resolve_job_def("bootstrap_job")
-    assets = [n for n in defs.assets]  # every asset in the bootstrap group
     tags = {} if partition_key else {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
-    result = materialize(assets, instance=instance, partition_key=partition_key, tags=tags,
-                         resources=defs.resources, selection=job.asset_layer.executable_asset_keys)
+    result = materialize([*defs.assets, *defs.asset_checks], instance=instance, partition_key=partition_key,
+                         tags=tags, resources=defs.resources, selection=AssetSelection.groups(BOOTSTRAP_GROUP))
     assert result.success
     return result
 
