@@ -29,6 +29,7 @@ from logpilot_dagster.warehouse.load import LoadResult, load_partitions
 from logpilot_dagster.warehouse.schema import ensure_schema
 
 MINED_LEDGER = "mined_partitions.json"
+LEARN_BATCH = 250_000  # messages held before the miner learns them (memory stays bounded)
 
 
 def landing_files(landing: Path) -> list[str]:
@@ -112,24 +113,35 @@ def mine_partitions(layout: HomeLayout, keys: Iterable[str] | None = None) -> Mi
     ledger: dict[str, int] = json.loads(ledger_path.read_text()) if ledger_path.exists() else {}
     candidates = list(keys) if keys is not None else staged_partitions(layout)
     result = MineResult(templates_before=len(miner.templates()))
+    pending: dict[str, list[str]] = {}
+    n_pending = 0
     for key in candidates:
         if key in ledger:
             continue
         table = pq.read_table(staged_path(layout.staging, key), columns=["source", "message"])
-        by_source: dict[str, list[str]] = {}
         for source, message in zip(table.column("source").to_pylist(), table.column("message").to_pylist(),
                                    strict=True):
-            by_source.setdefault(source, []).append(message)
-        for source, messages in by_source.items():
-            miner.learn(source, messages)
+            pending.setdefault(source, []).append(message)
+        n_pending += table.num_rows
         ledger[key] = table.num_rows
         result.messages += table.num_rows
         result.mined_partitions.append(key)
+        if n_pending >= LEARN_BATCH:
+            _learn(miner, pending)
+            n_pending = 0
+    _learn(miner, pending)
     miner.save(folder)
     layout.registry.mkdir(parents=True, exist_ok=True)
     ledger_path.write_text(json.dumps(ledger, indent=0, sort_keys=True))
     result.templates_after = len(miner.templates())
     return result
+
+
+def _learn(miner: LogMiner, pending: dict[str, list[str]]) -> None:
+    """Learning has a per-call cost (template post-processing), so feed the miner large batches."""
+    for source, messages in pending.items():
+        miner.learn(source, messages)
+    pending.clear()
 
 
 def staged_partitions(layout: HomeLayout) -> list[str]:

@@ -24,7 +24,7 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-class EmbedderError(RuntimeError):
+class EmbedderError(ValueError):
     """The embedding model cannot be found or loaded."""
 
 
@@ -88,3 +88,38 @@ def _load(path: Path):
             except Exception as err:  # the library raises many kinds; the user needs one clear message
                 raise EmbedderError(f"cannot load embedding model from {path}: {err}") from err
         return _LOADED[path]
+
+
+class CachedEmbedder:
+    """Embeds each distinct text once: training, evaluation and serving see the same templates again and again.
+
+    Batches go to the wrapped embedder in one call per `embed`, only for the texts not seen before.
+    `computed` counts texts actually embedded (what costs time), so tests can check the cache works.
+    """
+
+    def __init__(self, inner: Embedder, max_items: int = 200_000):
+        self.inner = inner
+        self.name = inner.name
+        self.max_items = max_items
+        self.computed = 0
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            vectors = self.inner.embed(missing)
+            with self._lock:
+                if len(self._vectors) + len(missing) > self.max_items:
+                    self._vectors.clear()  # simple and bounded; templates are few, so this rarely happens
+                self._vectors.update(zip(missing, vectors, strict=True))
+                self.computed += len(missing)
+            fresh = dict(zip(missing, vectors, strict=True))
+        else:
+            fresh = {}
+        with self._lock:
+            return np.stack([fresh[t] if t in fresh else self._vectors[t] for t in texts])

@@ -11,19 +11,24 @@ import re
 
 PLACEHOLDER = "<*>"  # the same placeholder as Drain3 templates, so keys and templates read alike
 
-# Timestamps, UUIDs, 0x-hex, long hex ids, then any number (IPs, versions and durations included).
+# Timestamps, UUIDs, 0x-hex, long hex ids, e-mail addresses, host names, long opaque tokens (keys,
+# fingerprints), then any number (IPs, versions and durations included). No leading sign on numbers: in
+# `req-1a2b...` the `-1` must not be taken before the UUID gets its chance.
 _VARIABLE = re.compile(
     r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
     r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|0x[0-9a-fA-F]+"
     r"|\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"
-    r"|[-+]?\d+(?:[.,:]\d+)*"
+    r"|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+"
+    r"|\b[A-Za-z][\w\-]*\d[\w\-]*(?:\.[A-Za-z][\w\-]*){2,}"
+    r"|(?=[A-Za-z0-9+/=]*\d)(?=[A-Za-z0-9+/=]*[a-z])(?=[A-Za-z0-9+/=]*[A-Z])[A-Za-z0-9+/=]{16,}"
+    r"|\d+(?:[.,:]\d+)*"
 )
-_DIGIT = re.compile(r"\d")
+_WORTH_MASKING = re.compile(r"[\d@]")
 
 
 def template_key(message: str) -> str:
-    # Per token, and only tokens with a digit: most tokens are words, and skipping them doubles the speed.
+    # Per token, and only tokens with a digit or an @: most tokens are words, and skipping them doubles the speed.
     return " ".join(
-        [_VARIABLE.sub(PLACEHOLDER, token) if _DIGIT.search(token) else token for token in message.split()]
+        [_VARIABLE.sub(PLACEHOLDER, token) if _WORTH_MASKING.search(token) else token for token in message.split()]
     )

@@ -1,9 +1,10 @@
-"""The label set: which categories a log line can get, and the markers for lines no tier could settle."""
+"""The label set: which categories a log line can get, the tiers that decide them, and the marker for lines
+no tier could settle."""
 
 from __future__ import annotations
 
 # The categories the sample generator writes ground truth for; the default when a user brings no labels.
-DEFAULT_LABELS: tuple[str, ...] = (
+DEFAULT_LABELS: list[str] = [
     "HTTP Status",
     "Critical Error",
     "Security Alert",
@@ -13,16 +14,17 @@ DEFAULT_LABELS: tuple[str, ...] = (
     "User Action",
     "Workflow Error",
     "Deprecation Warning",
-)
+]
 
 UNCLASSIFIED = "unclassified"
 
-# The tier that decided a label; stored in `templates.label_tier` and in the classify CSV's `tier` column.
-TIER_RULE = "rule"
+# The tier that decided a label: the classify CSV's `tier` column and `templates.label_tier`.
+TIER_RULES = "rules"
 TIER_MODEL = "model"
 TIER_LLM = "llm"
 TIER_HUMAN = "human"
-TIER_NONE = "none"
+TIER_UNCLASSIFIED = "unclassified"
+TIERS: tuple[str, ...] = (TIER_RULES, TIER_MODEL, TIER_LLM, TIER_HUMAN, TIER_UNCLASSIFIED)
 
 # Sources whose logs look like nothing else, so the model's guess is not worth trusting: straight to the LLM.
-DEFAULT_LLM_SOURCES: frozenset[str] = frozenset({"legacy_crm", "LegacyCRM"})
+DEFAULT_LLM_SOURCES: frozenset[str] = frozenset({"legacy_crm", "legacycrm"})

@@ -1,9 +1,9 @@
 """Tier 2: LogisticRegression over sentence embeddings of template keys; its probability is the confidence.
 
-A trained model is a folder of plain files, with no pickle so that it loads across scikit-learn versions:
-`model.json` (labels, embedder, threshold, training summary), `weights.npz` (coefficients) and
-`metrics.json` (held-out scores). `ModelStore` keeps numbered versions of such folders and a `PROMOTED`
-pointer to the one in use.
+A trained model is a folder: `model.joblib` (the fitted estimator) and `metadata.json` (format version, label
+set, embedder, threshold, training summary, metrics, created_at). `ModelStore` keeps numbered versions of such
+folders (`v0001`, `v0002`, ...) and a `PROMOTED` pointer to the one in use; a new version is promoted only
+when it scores at least as well as the promoted one (see `classify.training`).
 """
 
 from __future__ import annotations
@@ -15,22 +15,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import joblib
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from logpilot_dagster.classify.embedder import Embedder
 from logpilot_dagster.classify.keys import template_key
 
-MODEL_FILE = "model.json"
-WEIGHTS_FILE = "weights.npz"
-METRICS_FILE = "metrics.json"
+ESTIMATOR_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
 PROMOTED_FILE = "PROMOTED"
-DEFAULT_THRESHOLD = 0.6
-FORMAT_VERSION = 1
+DEFAULT_THRESHOLD = 0.5
+FORMAT_VERSION = 2
 
 
 class ModelError(ValueError):
-    """A model folder that is missing, incomplete, or cannot be trained."""
+    """A model folder that is missing, incomplete, or a model that cannot be trained."""
 
 
 @dataclass
@@ -41,9 +41,10 @@ class LogClassifier:
     estimator: LogisticRegression
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def predict_keys(self, keys: Sequence[str], embedder: Embedder) -> list[tuple[str, float]]:
-        """(label, probability) per template key."""
+        """(label, probability) per template key, in one batched embedding call."""
         if not keys:
             return []
         probabilities = self.estimator.predict_proba(embedder.embed(list(keys)))
@@ -54,46 +55,42 @@ class LogClassifier:
     def predict(self, messages: Sequence[str], embedder: Embedder) -> list[tuple[str, float]]:
         return self.predict_keys([template_key(m) for m in messages], embedder)
 
-    def save(self, directory: str | Path) -> Path:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        np.savez(
-            directory / WEIGHTS_FILE,
-            coef=self.estimator.coef_,
-            intercept=self.estimator.intercept_,
-            classes=np.array(self.estimator.classes_, dtype=str),
-        )
-        description = {
+    def metadata(self) -> dict:
+        return {
             "format_version": FORMAT_VERSION,
             "labels": list(self.labels),
             "embedder": self.embedder_name,
             "threshold": self.threshold,
+            "created_at": self.created_at,
             "training": self.training,
+            "metrics": self.metrics,
         }
-        (directory / MODEL_FILE).write_text(json.dumps(description, indent=2), encoding="utf-8")
-        (directory / METRICS_FILE).write_text(json.dumps(self.metrics, indent=2), encoding="utf-8")
+
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self.estimator, directory / ESTIMATOR_FILE)
+        write_json(directory / METADATA_FILE, self.metadata())
         return directory
 
     @classmethod
     def load(cls, directory: str | Path) -> LogClassifier:
         directory = Path(directory)
-        if not (directory / MODEL_FILE).is_file() or not (directory / WEIGHTS_FILE).is_file():
-            raise ModelError(f"{directory} is not a trained model folder (no {MODEL_FILE} / {WEIGHTS_FILE})")
-        description = json.loads((directory / MODEL_FILE).read_text(encoding="utf-8"))
-        weights = np.load(directory / WEIGHTS_FILE)
-        estimator = LogisticRegression()
-        estimator.classes_ = weights["classes"].astype(object)
-        estimator.coef_ = weights["coef"]
-        estimator.intercept_ = weights["intercept"]
-        estimator.n_features_in_ = weights["coef"].shape[1]
-        metrics_path = directory / METRICS_FILE
+        if not (directory / METADATA_FILE).is_file() or not (directory / ESTIMATOR_FILE).is_file():
+            raise ModelError(f"{directory} is not a trained model folder (no {METADATA_FILE} / {ESTIMATOR_FILE})")
+        meta = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ModelError(f"{directory}: model format {meta.get('format_version')} is not {FORMAT_VERSION}; "
+                             "retrain it with `logpilot train`")
+        estimator = joblib.load(directory / ESTIMATOR_FILE)
         return cls(
-            labels=tuple(description["labels"]),
-            embedder_name=description["embedder"],
-            threshold=float(description["threshold"]),
+            labels=tuple(meta["labels"]),
+            embedder_name=meta["embedder"],
+            threshold=float(meta["threshold"]),
             estimator=estimator,
-            training=description.get("training", {}),
-            metrics=json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {},
+            training=meta.get("training", {}),
+            metrics=meta.get("metrics", {}),
+            created_at=meta.get("created_at", ""),
         )
 
 
@@ -103,12 +100,24 @@ def train_classifier(
     embedder: Embedder,
     threshold: float = DEFAULT_THRESHOLD,
     regularisation: float = 10.0,
+    max_keys_per_label: int = 400,
+    seed: int = 0,
 ) -> LogClassifier:
-    """Fit on the distinct (template key, label) pairs: repeats of a template add cost, not information."""
+    """Fit on the distinct (template key, label) pairs: repeats of a template add cost, not information.
+
+    The label set is the labels seen in training, so a model trained from a user's CSV takes its label set.
+    At most `max_keys_per_label` keys per label are embedded (a seeded sample): near-duplicate keys of one
+    template add embedding time, not accuracy.
+    """
     if len(messages) != len(labels):
         raise ModelError("messages and labels differ in length")
     pairs = sorted({(template_key(m), label) for m, label in zip(messages, labels, strict=True)})
     label_set = sorted({label for _, label in pairs})
+    rng = np.random.default_rng(seed)
+    by_label = {lab: [p for p in pairs if p[1] == lab] for lab in label_set}
+    pairs = sorted(p for lab in label_set for p in (
+        by_label[lab] if len(by_label[lab]) <= max_keys_per_label
+        else [by_label[lab][i] for i in rng.choice(len(by_label[lab]), max_keys_per_label, replace=False)]))
     if len(label_set) < 2:
         raise ModelError(f"training needs at least two labels, got {label_set or 'none'}")
     keys = [key for key, _ in pairs]
@@ -119,11 +128,8 @@ def train_classifier(
         embedder_name=embedder.name,
         threshold=threshold,
         estimator=estimator,
-        training={
-            "examples": len(messages),
-            "distinct_keys": len(keys),
-            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        },
+        training={"examples": len(messages), "distinct_keys": len(keys), "max_keys_per_label": max_keys_per_label,
+                  "per_label": {lab: sum(1 for _, x in pairs if x == lab) for lab in label_set}},
     )
 
 
@@ -136,9 +142,10 @@ class ModelStore:
     def versions(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and (p / MODEL_FILE).is_file())
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and (p / METADATA_FILE).is_file())
 
     def add(self, model: LogClassifier) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
         existing = [int(v[1:]) for v in self.versions() if v[1:].isdigit()]
         version = f"v{max(existing, default=0) + 1:04d}"
         return model.save(self.root / version)
@@ -148,7 +155,11 @@ class ModelStore:
         if not pointer.is_file():
             return None
         directory = self.root / pointer.read_text(encoding="utf-8").strip()
-        return directory if (directory / MODEL_FILE).is_file() else None
+        return directory if (directory / METADATA_FILE).is_file() else None
+
+    def promoted(self) -> LogClassifier | None:
+        directory = self.promoted_dir()
+        return LogClassifier.load(directory) if directory else None
 
     def promote(self, directory: str | Path) -> None:
         directory = Path(directory)
@@ -159,6 +170,10 @@ class ModelStore:
         tmp.write_text(directory.name, encoding="utf-8")
         tmp.replace(self.root / PROMOTED_FILE)
 
+    def record_decision(self, directory: str | Path, decision: dict) -> None:
+        """Keep why a version was (not) promoted next to it, for people and the evaluation asset."""
+        write_json(Path(directory) / "promotion.json", decision)
+
     def discard(self, directory: str | Path) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -166,9 +181,23 @@ class ModelStore:
 def resolve_model_dir(path: str | Path) -> Path:
     """A model folder itself, or a store whose promoted version is used."""
     path = Path(path)
-    if (path / MODEL_FILE).is_file():
+    if (path / METADATA_FILE).is_file():
         return path
     promoted = ModelStore(path).promoted_dir()
     if promoted is None:
         raise ModelError(f"no trained model in {path} (neither a model folder nor a store with a promoted version)")
     return promoted
+
+
+def write_json(path: Path, payload: dict) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=_jsonable), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 DEFAULT_RULES_FILE = "default_rules.toml"
+_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 
 
 class RulesError(ValueError):
@@ -67,6 +68,9 @@ class RuleSet:
     def labels(self) -> set[str]:
         return {rule.label for rule in self.rules}
 
+    def __len__(self) -> int:
+        return len(self.rules)
+
     def first_match(self, source: str, message: str) -> Rule | None:
         for rule in self.rules:
             if rule.matches(source, message):
@@ -90,11 +94,16 @@ def _parse_rule(entry: object, index: int, origin: str) -> Rule:
         raise RulesError(f"{where}: 'label' must be a non-empty string")
     if not isinstance(pattern, str) or not pattern:
         raise RulesError(f"{where}: 'pattern' must be a non-empty string")
+    flags = entry.get("flags", "")
+    if not isinstance(flags, str) or set(flags) - set(_FLAGS):
+        raise RulesError(f"{where}: 'flags' must be a string of {''.join(_FLAGS)}")
     try:
-        compiled = re.compile(pattern)
+        compiled = re.compile(pattern, sum((_FLAGS[f] for f in set(flags)), re.NOFLAG))
     except re.error as err:
         raise RulesError(f"{where}: pattern {pattern!r} is not a valid regex: {err}") from err
     sources = entry.get("sources")
+    if isinstance(sources, str):
+        sources = [sources]
     if sources is not None and (not isinstance(sources, list) or not all(isinstance(s, str) for s in sources)):
         raise RulesError(f"{where}: 'sources' must be a list of source names")
     name = entry.get("name") or f"rule-{index}"

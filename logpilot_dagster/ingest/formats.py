@@ -70,13 +70,21 @@ class TimestampParser:
 
     @staticmethod
     def _syslog(text: str, reference: datetime | None) -> datetime:
-        """RFC 3164 has no year: take it from the file's date, stepping back a year across New Year."""
+        """RFC 3164 has no year: take the year that puts the timestamp nearest the file's date (a file
+        named after the day it was started or rotated holds lines from either side of New Year)."""
         month = _MONTHS[text[:3]]
         day = int(text[4:6])
         hh, mm, ss = int(text[7:9]), int(text[10:12]), int(text[13:15])
-        ref = reference or datetime.now(UTC)
-        year = ref.year - 1 if month > ref.month + 1 else ref.year
-        return datetime(year, month, day, hh, mm, ss)
+        ref = (reference or datetime.now(UTC)).replace(tzinfo=None)
+        candidates = []
+        for year in (ref.year - 1, ref.year, ref.year + 1):
+            try:
+                candidates.append(datetime(year, month, day, hh, mm, ss))
+            except ValueError:  # 29 February outside a leap year
+                continue
+        if not candidates:
+            raise ValueError(f"no year has {text[:6]}")
+        return min(candidates, key=lambda c: abs(c - ref))
 
 
 # --- formats ------------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ class MinerConfig:
     - `merge_templates`: merge clusters that are one event after mining (see `postprocess`).
     - `max_cached_signatures`: per source, how many distinct masked messages are remembered so a repeat
       needs no tree walk; the cache is dropped and rebuilt when it fills.
+    - `max_cached_shapes`: per source, how many shapes (messages equal but for their digits, see `shapes`)
+      are remembered so a message of a known shape needs no masking regex; dropped and rebuilt when full.
     - `max_value_words`: per source, how many distinct word-like masked values are remembered as
       evidence for merging (see `postprocess`).
     """
@@ -34,6 +36,7 @@ class MinerConfig:
     max_head_chars: int = 2000
     merge_templates: bool = True
     max_cached_signatures: int = 200_000
+    max_cached_shapes: int = 50_000
     max_value_words: int = 50_000
 
     def to_drain3(self) -> TemplateMinerConfig:

@@ -62,10 +62,24 @@ VARIABLE_PATTERNS: dict[str, str] = {
     rf"{_TOKEN_CHAR_NO_COLON}*?\d(?:{_TOKEN_CHAR_NO_COLON}*[^{_DELIMS}:.])?",
 }
 
+# A plain word: letters only, up to a delimiter other than ':' (or the end), and not the value of a key
+# (after `=` or `:`). Of all the masks only `literal` and `ctime` can start there (every other one needs
+# a digit, a ':', '@', '.', '/', '-', a quote or '<' inside its first token, or a key before it), so at a
+# plain word, by far the most common token start, the other alternatives are not tried at all. The split
+# is the same; masking is about twice as fast.
+_PLAIN_WORD = rf"(?<![=:])(?=[A-Za-z]++(?:[{_DELIMS}]|$))"
+_PLAIN_WORD_PATTERNS = ("literal", "ctime")
+
+
+def _alternation(names) -> str:  # noqa: ANN001 - an iterable of VARIABLE_PATTERNS keys
+    return "|".join(f"(?:{VARIABLE_PATTERNS[name]})" for name in names)
+
+
 # One capturing group around the whole alternation: `VARIABLE_RE.split(text)` returns
 # [text, value, text, value, ..., text] in one C-level call.
 VARIABLE_RE = re.compile(
-    _AT_TOKEN_START + "(" + "|".join(f"(?:{pattern})" for pattern in VARIABLE_PATTERNS.values()) + ")"
+    _AT_TOKEN_START
+    + f"((?:{_PLAIN_WORD}(?:{_alternation(_PLAIN_WORD_PATTERNS)}))|(?!{_PLAIN_WORD})(?:{_alternation(VARIABLE_PATTERNS)}))"
 )
 
 # A masked value that is a plain word (`root` in `user=root`): the miner remembers these per source, as

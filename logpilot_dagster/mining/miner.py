@@ -6,32 +6,30 @@ harness measures is the accuracy the platform ships.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from logpilot_dagster.mining.config import MinerConfig
 from logpilot_dagster.mining.persistence import read_state, write_state
+from logpilot_dagster.mining.results import LineMatch, TemplateInfo
 from logpilot_dagster.mining.source_miner import SourceMiner
 
 
-@dataclass(frozen=True, slots=True)
-class LineMatch:
-    """One message's event: `template_id` is `"<source>:<n>"`, `template` the message's own text with
-    `<*>` for each variable, `params` the variable values in order."""
-
-    template_id: str
-    template: str
-    params: list[str]
-
-
-@dataclass(frozen=True, slots=True)
-class TemplateInfo:
-    template_id: str
-    source: str
-    template: str
-    count: int
-    example: str
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a batch. Matching allocates a result and a params list per
+    message, none of them garbage, and without the pause those allocations trigger collections that walk
+    every live object again and again (about half of `match`'s time over 200k messages)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class LogMiner:
@@ -44,21 +42,21 @@ class LogMiner:
     def _source(self, source: str) -> SourceMiner:
         miner = self._sources.get(source)
         if miner is None:
-            miner = self._sources[source] = SourceMiner(self.config)
+            miner = self._sources[source] = SourceMiner(source, self.config)
         return miner
 
     def learn(self, source: str, messages: Sequence[str]) -> None:
         """Teach the miner a batch of `source`'s messages. Can be called many times, batch by batch."""
         if messages:
-            self._source(source).learn(messages)
+            with _gc_paused():
+                self._source(source).learn(messages)
 
     def match(self, source: str, messages: Sequence[str]) -> list[LineMatch]:
         """The event of each message, in order. Never None: see `SourceMiner.match` for unseen messages."""
         if not messages:
             return []
-        prefix = f"{source}:"
-        return [LineMatch(prefix + str(group_id), template, params)
-                for group_id, template, params in self._source(source).match(messages)]
+        with _gc_paused():
+            return self._source(source).match(messages)
 
     def mine(self, source: str, messages: Sequence[str]) -> list[LineMatch]:
         """Learn the batch, then match it: every line gets the template the whole batch supports."""
@@ -90,5 +88,5 @@ class LogMiner:
         config, states = saved
         miner = cls(config)
         for name, state in states.items():
-            miner._sources[name] = SourceMiner(config, state)
+            miner._sources[name] = SourceMiner(name, config, state)
         return miner

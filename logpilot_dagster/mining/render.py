@@ -23,6 +23,9 @@ ParamSource = int | str | tuple[int | str, ...]
 class RenderedTemplate:
     template: str
     sources: tuple[ParamSource, ...]
+    # Where each parameter is in the signature, as (start, end): a parameter is always one stretch of the
+    # message (touching values and the words or spaces between them), see `shapes.message_slices`.
+    spans: tuple[tuple[int, int], ...] = ()
 
     def params(self, values: list[str]) -> list[str]:
         return [
@@ -66,7 +69,7 @@ def render(
         position = end
     pieces.append(signature[position:])
     sources = tuple(parts[0] if len(parts) == 1 else tuple(parts) for _, _, parts in wildcards)
-    return RenderedTemplate("".join(pieces), sources)
+    return RenderedTemplate("".join(pieces), sources, tuple((start, end) for start, end, _ in wildcards))
 
 
 def _add_wildcard(

@@ -8,6 +8,13 @@ so an id keeps meaning the same event for ever: further learning may generalise 
 route new clusters into it, but never renumbers a cluster that was already issued (two groups that
 only merge in a later batch keep their two ids, with the same template text).
 
+Speed. Learning and matching cost a few dictionary lookups per message once its shape is known: the
+shape key (the message with its digits read as `0`, see `shapes`) gives the signature without running
+the masking regex, the signature gives the learned cluster without walking Drain3's tree, and in
+matching the shape gives the template id, the template and where each parameter sits in the message.
+`learn` counts a batch's signatures and sends Drain3 only the first message of each signature it has
+not seen, in message order, so it learns exactly what a message-by-message loop would.
+
 Matching is read-only. A message is matched, in this order, to the cluster its signature was learned
 into (the signature cache, persisted), to a cluster whose template covers it exactly, or to the nearest
 cluster Drain3 would have put it in (its template then has `<*>` where the message differs). A message
@@ -18,7 +25,10 @@ clashing ids. Learn first (or use `mine`) to give such messages their own templa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Sequence
+from contextlib import suppress
+from operator import attrgetter, itemgetter
 
 from drain3 import TemplateMiner
 from drain3.drain import LogCluster
@@ -26,10 +36,11 @@ from drain3.memory_buffer_persistence import MemoryBufferPersistence
 
 from logpilot_dagster.mining.config import WILDCARD, MinerConfig
 from logpilot_dagster.mining.engine import ValueAwareDrain
-from logpilot_dagster.mining.masks import VALUE_WORD_RE
 from logpilot_dagster.mining.persistence import SourceState
 from logpilot_dagster.mining.postprocess import Grouping, group_clusters
 from logpilot_dagster.mining.render import RenderedTemplate, render
+from logpilot_dagster.mining.results import LineMatch, line_match
+from logpilot_dagster.mining.shapes import Shape, make_shape, message_slices, shape_keys
 from logpilot_dagster.mining.tokenize import (
     DRAIN_VALUE_TOKEN,
     VALUE,
@@ -38,8 +49,13 @@ from logpilot_dagster.mining.tokenize import (
     signature_tokens,
 )
 
-Masked = tuple[str, list[str]]
 UNMATCHED_ID = 0
+# Messages per step of `learn`: bounds the per-batch lists and how far the shape cache can overfill.
+LEARN_CHUNK = 50_000
+_signature_of = attrgetter("signature")
+# What matching needs for every message of one shape: template id, template, and the parameters'
+# slices of the message (an `itemgetter` over them, None without parameters), with their number.
+_LineEntry = tuple[str, str, itemgetter | None, int]
 
 
 def _drain(config: MinerConfig) -> tuple[TemplateMiner, ValueAwareDrain]:
@@ -58,8 +74,9 @@ def _drain(config: MinerConfig) -> tuple[TemplateMiner, ValueAwareDrain]:
 
 
 class SourceMiner:
-    def __init__(self, config: MinerConfig, state: SourceState | None = None) -> None:
+    def __init__(self, name: str, config: MinerConfig, state: SourceState | None = None) -> None:
         self._config = config
+        self._id_prefix = f"{name}:"
         self._miner, self._drain = _drain(config)
         if state is not None:
             # Drain3 restores its tree through a persistence handler; detach it afterwards so learning
@@ -79,73 +96,190 @@ class SourceMiner:
                 cluster = id_to_cluster.get(cluster_id)
                 if cluster is not None:
                     self._cluster_of[signature] = cluster
+        # Derived from the above, rebuilt on demand (never saved).
         self._grouping: Grouping | None = None
         self._rendered: dict[str, tuple[int, RenderedTemplate]] = {}
+        self._shapes: dict[bytes, Shape] = {}
+        self._line_entries: dict[bytes, _LineEntry] = {}
+        self._id_strings: dict[int, str] = {}
+
+    # -- masking ----------------------------------------------------------------------------------
+
+    def _shapes_of(self, keys: list[bytes], messages: Sequence[str]) -> dict[bytes, Shape]:
+        """The shape of each distinct key of `keys` (the shape keys of `messages`), cached when possible."""
+        shapes = self._shapes
+        if len(shapes) >= self._config.max_cached_shapes:
+            shapes.clear()
+        found: dict[bytes, Shape] = dict.fromkeys(keys)  # type: ignore[arg-type]
+        example: dict[bytes, str] | None = None
+        for key in found:
+            shape = shapes.get(key)
+            if shape is None:
+                if example is None:
+                    example = dict(zip(keys, messages, strict=True))
+                shape, _, _ = make_shape(example[key], self._config.max_head_chars)
+                if shape.cacheable:
+                    shapes[key] = shape
+            found[key] = shape
+        return found
 
     # -- learning ---------------------------------------------------------------------------------
 
-    def mask(self, messages: Iterable[str]) -> list[Masked]:
-        max_head = self._config.max_head_chars
-        return [mask_message(message, max_head) for message in messages]
+    def learn(self, messages: Sequence[str]) -> None:
+        value_words = self._value_words
+        words_before = len(value_words)
+        room = words_before < self._config.max_value_words
+        learned = False
+        for start in range(0, len(messages), LEARN_CHUNK):
+            learned |= self._learn_chunk(messages[start : start + LEARN_CHUNK], room)
+        if learned or len(value_words) != words_before:
+            self._grouping = None
+            self._forget_rendered()
+        if self._issue():
+            self._forget_rendered()
 
-    def learn(self, messages: Sequence[str], masked: Sequence[Masked] | None = None) -> None:
-        if masked is None:
-            masked = self.mask(messages)
+    def _learn_chunk(self, messages: Sequence[str], room: bool) -> bool:
+        """Learn one chunk; True when Drain3 saw a message (clusters or templates may have changed)."""
+        keys = shape_keys(messages)
+        shapes = self._shapes_of(keys, messages)
+        if room:
+            for shape in shapes.values():
+                if shape.words:
+                    self._value_words.update(shape.words)
+        signatures: list[str] = list(map(_signature_of, map(shapes.__getitem__, keys)))
+        if any(shape.signature is None for shape in shapes.values()):
+            # Few messages: find them with list.index (a C loop) rather than a Python loop over all.
+            at = -1
+            with suppress(ValueError):
+                while True:
+                    at = signatures.index(None, at + 1)  # type: ignore[arg-type]
+                    signatures[at] = mask_message(messages[at], self._config.max_head_chars)[0]
+        return self._count(signatures, messages)
+
+    def _count(self, signatures: list[str], messages: Sequence[str]) -> bool:
+        """Add each message to its signature's cluster, teaching Drain3 the signatures it has not seen."""
+        cluster_of = self._cluster_of
+        counts = Counter(signatures)  # in order of first occurrence
+        new = [signature for signature in counts if signature not in cluster_of]
+        if self._config.max_clusters is not None or len(cluster_of) + len(new) > self._config.max_cached_signatures:
+            # Clusters may be evicted, or the signature cache dropped, midway: go message by message.
+            return self._count_one_by_one(signatures, messages)
+        first = dict(zip(reversed(signatures), reversed(messages), strict=True)) if new else {}
+        for signature, count in counts.items():
+            cluster = cluster_of.get(signature)
+            if cluster is None:
+                # Drain3 counts the first message; later ones would find the signature in the cache.
+                cluster = self._learn_new(signature, first[signature])
+                count -= 1
+            cluster.size += count
+        return bool(new)
+
+    def _count_one_by_one(self, signatures: list[str], messages: Sequence[str]) -> bool:
         cluster_of = self._cluster_of
         evicting = self._config.max_clusters is not None
         id_to_cluster = self._drain.id_to_cluster
-        value_words = self._value_words
-        find_words = VALUE_WORD_RE.findall
-        room = len(value_words) < self._config.max_value_words
-        for message, (signature, values) in zip(messages, masked, strict=True):
-            if values and room:
-                value_words.update(find_words(VALUE.join(values)))
+        learned = False
+        for message, signature in zip(messages, signatures, strict=True):
             cluster = cluster_of.get(signature)
             if cluster is not None and not (evicting and cluster.cluster_id not in id_to_cluster):
                 # Same signature, same cluster: Drain3 would not change the template, only count it.
                 cluster.size += 1
                 continue
             self._learn_new(signature, message)
-        self._grouping = None
-        self._rendered.clear()
-        self._issue()
+            learned = True
+        return learned
 
-    def _learn_new(self, signature: str, message: str) -> None:
+    def _learn_new(self, signature: str, message: str) -> LogCluster:
         if len(self._cluster_of) >= self._config.max_cached_signatures:
             self._cluster_of.clear()
         cluster, change = self._drain.add_log_message(drain_content(signature, signature_tokens(signature)))
         self._cluster_of[signature] = cluster
         if change == "cluster_created":
             self._examples[cluster.cluster_id] = message
+        return cluster
 
-    def _issue(self) -> None:
-        """Pin the id of every cluster not issued yet (see the module docstring)."""
+    def _issue(self) -> bool:
+        """Pin the id of every cluster not issued yet (see the module docstring); True if any changed."""
         group_of = self.grouping().group_of
         issued = self._issued
+        before = len(issued)
         for cluster_id, group_id in group_of.items():
             if cluster_id not in issued:
                 issued[cluster_id] = issued.get(group_id, group_id)
+        changed = len(issued) != before
         if self._config.max_clusters is not None:  # evicted clusters no longer need an entry
-            for cluster_id in [c for c in issued if c not in group_of]:
+            evicted = [c for c in issued if c not in group_of]
+            for cluster_id in evicted:
                 del issued[cluster_id]
+            changed = changed or bool(evicted)
+        return changed
+
+    def _forget_rendered(self) -> None:
+        self._rendered.clear()
+        self._line_entries.clear()
 
     # -- matching ---------------------------------------------------------------------------------
 
-    def match(self, messages: Sequence[str], masked: Sequence[Masked] | None = None) -> list[tuple[int, str, list[str]]]:
-        """(template number, template, params) per message. Read-only: see the module docstring."""
-        if masked is None:
-            masked = self.mask(messages)
-        results = []
-        rendered = self._rendered
-        for message, (signature, values) in zip(messages, masked, strict=True):
-            entry = rendered.get(signature)
+    def match(self, messages: Sequence[str]) -> list[LineMatch]:
+        """The event of each message, in order. Read-only: see the module docstring."""
+        get_entry = self._line_entries.get
+        results: list[LineMatch] = []
+        append = results.append
+        for message, key in zip(messages, shape_keys(messages), strict=True):
+            entry = get_entry(key)
             if entry is None:
-                entry = rendered[signature] = self._render(signature, message)
-            template_id, template = entry
-            results.append((template_id, template.template, template.params(values)))
+                entry = self._line_entry(key, message)
+                if entry is None:
+                    append(self._match_one(key, message))
+                    continue
+            template_id, template, take, count = entry
+            params = list(take(message)) if count > 1 else [take(message)] if count else []
+            append(line_match(template_id, template, params))
         return results
 
-    def _render(self, signature: str, message: str) -> tuple[int, RenderedTemplate]:
+    def _line_entry(self, key: bytes, message: str) -> _LineEntry | None:
+        """What matching needs for every message of `message`'s shape, when the shape is known and has a
+        fixed signature; None otherwise (the message is then matched on its own, see `_match_one`)."""
+        shape = self._shapes.get(key)
+        if shape is None or shape.signature is None:
+            return None
+        template_id, rendered = self._rendered_for(shape.signature)
+        slices = message_slices(shape, shape.signature, rendered.spans)
+        entry = (self._id_string(template_id), rendered.template, itemgetter(*slices) if slices else None,
+                 len(slices))
+        if len(self._line_entries) >= self._config.max_cached_shapes:
+            self._line_entries.clear()
+        self._line_entries[key] = entry
+        return entry
+
+    def _match_one(self, key: bytes, message: str) -> LineMatch:
+        """Match through the masking regex, and remember the shape: a message seen once (most often one
+        with random hex) costs no more, one seen again gets a line entry the next time."""
+        shape = self._shapes.get(key)
+        if shape is None:
+            shape, signature, values = make_shape(message, self._config.max_head_chars)
+            if shape.cacheable:
+                if len(self._shapes) >= self._config.max_cached_shapes:
+                    self._shapes.clear()
+                self._shapes[key] = shape
+        else:
+            signature, values = mask_message(message, self._config.max_head_chars)
+        template_id, rendered = self._rendered_for(signature)
+        return line_match(self._id_string(template_id), rendered.template, rendered.params(values))
+
+    def _id_string(self, template_id: int) -> str:
+        text = self._id_strings.get(template_id)
+        if text is None:
+            text = self._id_strings[template_id] = f"{self._id_prefix}{template_id}"
+        return text
+
+    def _rendered_for(self, signature: str) -> tuple[int, RenderedTemplate]:
+        entry = self._rendered.get(signature)
+        if entry is None:
+            entry = self._rendered[signature] = self._render(signature)
+        return entry
+
+    def _render(self, signature: str) -> tuple[int, RenderedTemplate]:
         spans = signature_tokens(signature)
         cluster = self._cluster_of.get(signature)
         template_tokens: tuple[str, ...] | None = None
@@ -195,7 +329,7 @@ class SourceMiner:
         for template_id, count in counts.items():
             example = self._examples.get(first[template_id], self._examples.get(template_id, ""))
             signature, _ = mask_message(example, self._config.max_head_chars)
-            _, template = self._render(signature, example)
+            _, template = self._render(signature)
             result.append((template_id, template.template, count, example))
         return sorted(result, key=lambda row: (-row[2], row[0]))
 

@@ -1,11 +1,12 @@
 """Personal data in log text: find e-mail addresses, IP addresses, card numbers and US SSNs, and mask them.
 
 This runs on every log line, so the common case (no personal data) must be cheap. Each kind has a
-necessary condition that C code checks fast: `@` for an e-mail, `::` or six colons for IPv6, and for
-IPv4, SSNs and card numbers a small regex whose first character `re` can skip to. Only a kind whose hint
-fired is scanned by its precise regex, from where the hint says its first candidate can start. The
-checks a regex cannot express well run in Python, on those rare candidates only: octets up to 255, the
-Luhn checksum and digit count of a card number, `ipaddress` for IPv6.
+necessary condition that C code checks fast: `@` for an e-mail, `::` or three colon-separated groups for
+IPv6, and for IPv4, SSNs and card numbers a small regex with a literal first character (card numbers are
+searched on the line's digit shape). Only a kind whose hint fired is scanned by its precise regex, from
+where the hint says its first candidate can start. The checks a regex cannot express well run in Python,
+on those rare candidates only: octets up to 255, the Luhn checksum and digit count of a card number,
+`ipaddress` for IPv6.
 
 Look-alikes are left alone on purpose: versions (`1.2.3.4.5`, `v2.0.1`), dates, times, durations, ports,
 UUIDs, hex and numeric ids. A number glued to a letter or digit, or continued by `.digit` (a dotted
@@ -93,7 +94,7 @@ _CC_HINT = re.compile(r"[0-9]{4}(?:[0-9]{9}|([ -])[0-9]{4}(?:[0-9]{2})?\1[0-9]{4
 # ASCII line it runs instead on the line's *shape* (digits -> "0", letters -> "a", space, dash and dot
 # kept, the rest -> "x"): the literal prefix "0000" lets `re` try only where four digits stand in a row,
 # and the left boundary already drops digit runs inside hex ids and dotted or dashed numbers.
-_CC_SHAPE_HINT = re.compile(rb"0000(?<![0a]0000)(?<!0[.-]0000)(?:0{9}|([ -])0000(?:00)?\10000)")
+_CC_SHAPE_HINT = re.compile(rb"0000(?<![0a]0000)(?<!0[.-]0000)(?:0{9}|([ -])0000(?:00)?\1(?:0000))")
 _SHAPE = bytes(
     ord("0") if byte in b"0123456789" else ord("a") if chr(byte).isalpha() and byte < 128
     else byte if byte in b" -." else ord("x")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from logpilot_dagster.samples import catalog, values
 from logpilot_dagster.samples.templates import Template, t
@@ -44,6 +44,11 @@ class Day:
     start_ms: int  # the part of the day inside the sample window, in ms since midnight
     end_ms: int
     iso: str  # 2026-03-04
+
+
+def rotated(day: date) -> date:
+    """Weekly rotation (logrotate's default), named after the Sunday the file was started."""
+    return day - timedelta(days=(day.weekday() + 1) % 7)
 
 
 def clock(ms: int) -> tuple[int, int, int, int]:
@@ -129,7 +134,7 @@ class NovaSource(SampleSource):
     forced_bad = NO_HEADER_MATCH
 
     def file_name(self, day: date) -> str:
-        return f"nova/nova-compute.log.{day.isoformat()}"
+        return f"nova/nova-compute.log.{rotated(day).isoformat()}"
 
     def start_file(self, rng: random.Random) -> None:
         self._pids = {"api": rng.randint(2000, 30000), "compute": rng.randint(2000, 30000)}
@@ -161,7 +166,7 @@ class SyslogSource(SampleSource):
     truncated_file_at = 1 / 3
 
     def file_name(self, day: date) -> str:
-        return f"syslog/syslog-{day.strftime('%Y%m%d')}.log"
+        return f"syslog/syslog-{rotated(day).strftime('%Y%m%d')}.log"
 
     def format(self, day: Day, ms: int, tpl: Template, message: str, rng: random.Random) -> str:
         hh, mm, ss, _ = clock(ms)
@@ -211,7 +216,7 @@ class AppJsonSource(SampleSource):
     forced_bad = BAD_JSON
 
     def file_name(self, day: date) -> str:
-        return f"app_json/app-{day.isoformat()}.jsonl"
+        return f"app_json/app-{rotated(day).isoformat()}.jsonl"
 
     def start_file(self, rng: random.Random) -> None:
         self._pods = {}
@@ -324,7 +329,7 @@ class BillingSource(SampleSource):
                for name, (message, frames, cause, cause_frames) in catalog.EXCEPTIONS.items()}
 
     def file_name(self, day: date) -> str:
-        return f"billing/billing-{day.isoformat()}.log"
+        return f"billing/billing-{rotated(day).isoformat()}.log"
 
     def format(self, day: Day, ms: int, tpl: Template, message: str, rng: random.Random) -> str:
         hh, mm, ss, milli = clock(ms)

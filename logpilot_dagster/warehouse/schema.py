@@ -85,4 +85,7 @@ CREATE OR REPLACE VIEW logs_labelled AS
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create what is missing. Every writer calls this first, so it also quiets DuckDB's progress bar,
+    which would otherwise fill batch-run logs."""
+    con.execute("SET enable_progress_bar = false")
     con.execute(TABLES)

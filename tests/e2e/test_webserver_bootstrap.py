@@ -35,9 +35,9 @@ mutation Launch($params: ExecutionParams!) {
     ... on InvalidSubsetError { message }
   }
 }"""
-ADD_PARTITIONS = """
-mutation Add($selector: RepositorySelector!, $name: String!, $keys: [String!]!) {
-  addDynamicPartitions(repositorySelector: $selector, partitionsDefName: $name, partitionKeys: $keys) {
+ADD_PARTITION = """
+mutation Add($selector: RepositorySelector!, $name: String!, $key: String!) {
+  addDynamicPartition(repositorySelector: $selector, partitionsDefName: $name, partitionKey: $key) {
     __typename
     ... on PythonError { message }
   }
@@ -57,8 +57,11 @@ def _graphql(port: int, query: str, variables: dict) -> dict:
     body = json.dumps({"query": query, "variables": variables}).encode()
     request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", body,
                                      {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        payload = json.load(response)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            payload = json.load(response)
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(f"GraphQL {exc.code}: {exc.read()[:2000]!r}") from None
     assert "errors" not in payload, payload
     return payload["data"]
 
@@ -90,8 +93,9 @@ def test_bootstrap_launched_through_the_webserver(home, tmp_path):
     try:
         _wait_until_ready(port, server, time.monotonic() + 120)
         keys = landing_files(home.landing)
-        added = _graphql(port, ADD_PARTITIONS, {"selector": REPOSITORY, "name": "landing_files", "keys": keys})
-        assert added["addDynamicPartitions"]["__typename"] == "AddDynamicPartitionSuccess", added
+        for key in keys:
+            added = _graphql(port, ADD_PARTITION, {"selector": REPOSITORY, "name": "landing_files", "key": key})
+            assert added["addDynamicPartition"]["__typename"] == "AddDynamicPartitionSuccess", added
         params = {"selector": {**REPOSITORY, "jobName": "bootstrap_job"}, "mode": "default",
                   "executionMetadata": {"tags": [{"key": RANGE_START_TAG, "value": keys[0]},
                                                  {"key": RANGE_END_TAG, "value": keys[-1]}]}}

@@ -114,3 +114,11 @@ def test_registry_load_order(tmp_path, monkeypatch):
     monkeypatch.setenv("LOGPILOT_SOURCES", str(tmp_path / "missing.toml"))
     with pytest.raises(RegistryError, match="not found"):
         SourcesRegistry.load(home_file=own)
+
+
+def test_syslog_year_follows_a_file_started_before_new_year():
+    fmt = builtin("syslog")
+    h = fmt.parse("<14>Jan  2 08:00:00 host cron[1]: job", datetime(2025, 12, 28, 23, 59, 59, tzinfo=UTC))
+    assert h.ts == datetime(2026, 1, 2, 8, 0, tzinfo=UTC)
+    with pytest.raises(HeaderError):
+        fmt.parse("<14>Feb 30 08:00:00 host cron[1]: job", datetime(2026, 1, 1, tzinfo=UTC))

@@ -1,0 +1,168 @@
+"""Training set assembly, a held-out split, training, evaluation and promotion of the model tier.
+
+`train_and_register` is what `logpilot train`, the `log_classifier` asset and the benchmark call: train on
+one part, evaluate rules + model (no LLM) on the held-out part, evaluate the promoted model on the same part,
+store the new version and promote it only if it is at least as good. The previous model stays in use otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from logpilot_dagster.classify.embedder import Embedder
+from logpilot_dagster.classify.evaluation import classification_report, promotion_decision
+from logpilot_dagster.classify.examples import (
+    CORRECTIONS_FILE,
+    EXAMPLE_COLUMNS,
+    LLM_ANSWERS_FILE,
+    LLMAnswerLog,
+    labelled_frame,
+    read_labelled_csv,
+)
+from logpilot_dagster.classify.keys import template_key
+from logpilot_dagster.classify.model import (
+    DEFAULT_THRESHOLD,
+    LogClassifier,
+    ModelError,
+    ModelStore,
+    train_classifier,
+)
+from logpilot_dagster.classify.router import Router
+from logpilot_dagster.classify.rules import RuleSet
+
+GROUND_TRUTH_FILE = "ground_truth.csv.gz"
+_GENERATOR_SLOT = re.compile(r"\{[^{}\s]*\}|<[A-Za-z_*]*>")
+
+
+def build_training_set(labels_dir: str | Path | None = None, ground_truth: str | Path | None = None,
+                       llm_answers: str | Path | None = None, corrections: str | Path | None = None) -> pd.DataFrame:
+    """Every labelled example, one row per (source, log_message): user CSVs in `labels_dir` (recursively,
+    except the LLM answers and corrections files), the generator's ground truth, LLM answers, then human
+    corrections, which win over everything else for the same template key of the same source."""
+    parts: list[pd.DataFrame] = []
+    labels_dir = Path(labels_dir) if labels_dir else None
+    if labels_dir and labels_dir.is_dir():
+        special = {LLM_ANSWERS_FILE, CORRECTIONS_FILE}
+        for path in sorted(labels_dir.rglob("*.csv")):
+            if path.name not in special:
+                parts.append(read_labelled_csv(path, "csv"))
+        llm_answers = llm_answers or labels_dir / LLM_ANSWERS_FILE
+        corrections = corrections or labels_dir / CORRECTIONS_FILE
+    if ground_truth and Path(ground_truth).is_file():
+        parts.append(read_ground_truth(ground_truth))
+    if llm_answers:
+        parts.append(LLMAnswerLog(llm_answers).read())
+    if corrections and Path(corrections).is_file():
+        parts.append(read_labelled_csv(corrections, "human"))
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=list(EXAMPLE_COLUMNS))
+    frame = pd.concat(parts, ignore_index=True)
+    # Later parts win for the same template: corrections over LLM answers over ground truth over CSVs.
+    frame["_key"] = frame["source"] + "\x00" + frame["log_message"].map(template_key)
+    human = frame[frame["label_source"] == "human"].drop_duplicates("_key", keep="last")
+    frame = frame[~frame["_key"].isin(set(human["_key"]))]
+    frame = pd.concat([frame, human], ignore_index=True).drop(columns="_key")
+    return frame.reset_index(drop=True)
+
+
+def read_ground_truth(path: str | Path) -> pd.DataFrame:
+    """The sample generator's truth (`source, template, label`, one row per line) as labelled examples; the
+    template's slots are turned into the `<*>` placeholder the template key uses."""
+    truth = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=["source", "template", "label"])
+    truth = truth.drop_duplicates()
+    frame = pd.DataFrame({
+        "source": truth["source"],
+        "log_message": truth["template"].map(lambda t: _GENERATOR_SLOT.sub("<*>", t)),
+        "target_label": truth["label"],
+    })
+    return labelled_frame(frame, str(path), "ground_truth")
+
+
+def held_out_split(frame: pd.DataFrame, test_size: float = 0.2, seed: int = 0,
+                   by: str = "line") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train and test parts. `by="line"`: a stratified split of lines (templates recur in both, as in
+    production); `by="template"`: whole template keys go to one side (the model meets unseen templates)."""
+    if len(frame) < 2:
+        raise ModelError(f"need at least two labelled examples to hold some out, got {len(frame)}")
+    rng = np.random.default_rng(seed)
+    if by == "template":
+        keys = frame["source"] + "\x00" + frame["log_message"].map(template_key)
+        test_mask = np.zeros(len(frame), dtype=bool)
+        for _, group in frame.groupby("target_label"):
+            group_keys = np.array(keys.loc[group.index].unique(), dtype=object)
+            rng.shuffle(group_keys)
+            n_test = int(round(len(group_keys) * test_size)) if len(group_keys) > 1 else 0
+            test_mask |= keys.isin(set(group_keys[:n_test])).to_numpy() & frame.index.isin(group.index)
+    elif by == "line":
+        test_mask = np.zeros(len(frame), dtype=bool)
+        for _, group in frame.groupby("target_label"):
+            positions = frame.index.get_indexer(group.index)
+            rng.shuffle(positions)
+            n_test = int(round(len(positions) * test_size)) if len(positions) > 1 else 0
+            test_mask[positions[:n_test]] = True
+    else:
+        raise ValueError(f"split by 'line' or 'template', not {by!r}")
+    return frame[~test_mask].reset_index(drop=True), frame[test_mask].reset_index(drop=True)
+
+
+def evaluate_model(model: LogClassifier | None, embedder: Embedder | None, frame: pd.DataFrame,
+                   rules: RuleSet | None = None) -> dict:
+    """Rules + model (no LLM) over the labelled lines in `frame`."""
+    router = Router(rules=rules, model=model, embedder=embedder if model else None, llm=None)
+    decisions = router.decide(list(zip(frame["source"], frame["log_message"], strict=True)))
+    report = classification_report(list(frame["target_label"]), [d.target_label for d in decisions],
+                                   [d.tier for d in decisions], labels=sorted(set(frame["target_label"])))
+    report["llm_calls"] = router.stats.llm_calls
+    report["templates"] = router.stats.templates
+    return report
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    version_dir: Path
+    promoted: bool
+    reason: str
+    metrics: dict
+    incumbent_metrics: dict | None
+    in_use: Path | None  # the promoted version after this run
+
+
+def train_and_register(frame: pd.DataFrame, store_root: str | Path, embedder: Embedder,
+                       rules: RuleSet | None = None, test_size: float = 0.2, seed: int = 0,
+                       split_by: str = "line", threshold: float = DEFAULT_THRESHOLD) -> TrainingOutcome:
+    """Train a new version, evaluate it and the promoted one on the same held-out lines, promote if not worse."""
+    store = ModelStore(store_root)
+    train, test = held_out_split(frame, test_size=test_size, seed=seed, by=split_by)
+    model = train_classifier(list(train["log_message"]), list(train["target_label"]), embedder, threshold)
+    metrics = evaluate_model(model, embedder, test, rules) if len(test) else {}
+    metrics.update(split={"by": split_by, "test_size": test_size, "seed": seed,
+                          "train_lines": len(train), "test_lines": len(test)})
+    model.metrics = metrics
+    incumbent_metrics = None
+    incumbent = store.promoted()
+    if incumbent is not None and len(test):
+        if incumbent.embedder_name == embedder.name:
+            incumbent_metrics = evaluate_model(incumbent, embedder, test, rules)
+        else:  # cannot embed for it here; its own recorded held-out scores are the best we have
+            incumbent_metrics = incumbent.metrics or None
+    promoted, reason = promotion_decision(metrics, incumbent_metrics)
+    version_dir = store.add(model)
+    store.record_decision(version_dir, {"promoted": promoted, "reason": reason,
+                                        "incumbent": store.promoted_dir().name if store.promoted_dir() else None,
+                                        "incumbent_metrics": _headline(incumbent_metrics),
+                                        "candidate_metrics": _headline(metrics)})
+    if promoted:
+        store.promote(version_dir)
+    return TrainingOutcome(version_dir, promoted, reason, metrics, incumbent_metrics, store.promoted_dir())
+
+
+def _headline(metrics: dict | None) -> dict | None:
+    if metrics is None:
+        return None
+    return {k: metrics[k] for k in ("accuracy", "macro_f1", "lines") if k in metrics}

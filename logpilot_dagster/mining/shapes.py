@@ -1,0 +1,78 @@
+"""Shapes: messages that differ only in their digits are masked alike, so the masks run once per shape.
+
+Every mask in `masks` treats the ASCII digits alike (`\\d`, `[0-9a-fA-F]`, never one particular digit), and
+so do the head cut and the tokeniser (`tokenize`). Two messages equal once each ASCII digit is read as `0`
+therefore split into values at the same places, with values of the same lengths: that text, the *shape key*,
+decides how a message is masked. When the wording between the values holds no digit it is the same text in
+every message of the shape, so the shape also fixes the signature: a message of a known shape is masked
+with one `bytes.translate` and a dictionary lookup instead of the masking regex.
+
+A shape whose wording holds digits (`via interface eth0`), or whose message had control characters that
+masking replaces, has no fixed signature (`Shape.signature is None`): its messages are masked one by one.
+Messages longer than `MAX_SHAPE_CHARS` are not cached by shape (their keys would be as long as they are).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from dataclasses import dataclass
+from itertools import accumulate
+from operator import methodcaller
+
+from logpilot_dagster.mining.masks import VALUE_WORD_RE
+from logpilot_dagster.mining.tokenize import TAIL, VALUE, mask_message
+
+MAX_SHAPE_CHARS = 512
+
+_ASCII_DIGIT = re.compile(r"[0-9]")
+_MARKER = re.compile(f"[{VALUE}{TAIL}]")
+# Both steps run in C: UTF-8 never puts an ASCII byte inside a multi-byte character, so equal keys mean
+# equal messages up to their ASCII digits. `surrogatepass` keeps lone surrogates (undecodable input) encodable.
+_encode = methodcaller("encode", "utf-8", "surrogatepass")
+_zero_digits = methodcaller("translate", bytes.maketrans(b"0123456789", b"0000000000"))
+
+
+def shape_keys(messages: list[str]) -> list[bytes]:
+    """The shape key of each message."""
+    return list(map(_zero_digits, map(_encode, messages)))
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    # The signature of every message of the shape, or None when it has to be computed per message.
+    signature: str | None
+    # The length of each masked value, in order, the tail (see `tokenize`) last.
+    value_lengths: tuple[int, ...]
+    # The values that are plain words (see `masks.VALUE_WORD_RE`): they hold no digit, so they are the
+    # same in every message of the shape.
+    words: tuple[str, ...]
+    # Whether the shape may be remembered under its key (see `MAX_SHAPE_CHARS`).
+    cacheable: bool
+
+
+def make_shape(message: str, max_head_chars: int) -> tuple[Shape, str, list[str]]:
+    """The shape of `message` (and of every message with the same shape key), with the message's own
+    signature and values (see `tokenize.mask_message`)."""
+    signature, values = mask_message(message, max_head_chars)
+    sanitised = VALUE in message or TAIL in message
+    fixed = not sanitised and _ASCII_DIGIT.search(signature) is None
+    words = tuple(VALUE_WORD_RE.findall(VALUE.join(values))) if values else ()
+    shape = Shape(signature if fixed else None, tuple(map(len, values)), words, len(message) <= MAX_SHAPE_CHARS)
+    return shape, signature, values
+
+
+def message_slices(shape: Shape, signature: str, spans: tuple[tuple[int, int], ...]) -> tuple[slice, ...]:
+    """Where the signature's `spans` are in any message of `shape` (whose signature is `signature`).
+
+    A masked value is one marker character in the signature and `value_lengths[i]` characters in the
+    message; everything else is the same text in both, so an offset moves by the extra length of the
+    values before it.
+    """
+    markers = [marker.start() for marker in _MARKER.finditer(signature)]
+    if len(markers) != len(shape.value_lengths):
+        raise ValueError("the signature does not belong to this shape")
+    # shifts[i]: how much longer the message is than the signature after the first i markers.
+    shifts = [0, *accumulate(length - 1 for length in shape.value_lengths)]
+    return tuple(slice(start + shifts[bisect_left(markers, start)], end + shifts[bisect_left(markers, end)])
+                 for start, end in spans)

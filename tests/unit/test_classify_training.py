@@ -1,0 +1,140 @@
+"""Training, versioned artifacts, evaluation and promotion (a worse model is refused)."""
+
+import json
+import re
+
+import pandas as pd
+import pytest
+from support.labelled import HashingEmbedder, labelled_lines
+
+from logpilot_dagster.classify.evaluation import classification_report, kv_f1, promotion_decision
+from logpilot_dagster.classify.examples import LabelledDataError, LLMAnswerLog, read_labelled_csv
+from logpilot_dagster.classify.model import (
+    LogClassifier,
+    ModelError,
+    ModelStore,
+    resolve_model_dir,
+    train_classifier,
+)
+from logpilot_dagster.classify.router import Classification
+from logpilot_dagster.classify.training import build_training_set, held_out_split, train_and_register
+
+
+def test_a_model_round_trips_through_its_folder(tmp_path):
+    embedder = HashingEmbedder()
+    data = labelled_lines(per_template=3)
+    model = train_classifier(list(data["log_message"]), list(data["target_label"]), embedder, threshold=0.4)
+    model.metrics = {"accuracy": 1.0}
+    model.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "metadata.json").read_text())
+    assert set(meta) >= {"labels", "metrics", "created_at", "embedder", "threshold"}
+    again = LogClassifier.load(tmp_path / "m")
+    assert again.labels == model.labels and again.threshold == 0.4 and again.metrics == {"accuracy": 1.0}
+    messages = list(data["log_message"][:5])
+    assert again.predict(messages, embedder) == model.predict(messages, embedder)
+
+
+def test_loading_something_that_is_not_a_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="not a trained model folder"):
+        LogClassifier.load(tmp_path)
+    with pytest.raises(ModelError, match="no trained model"):
+        resolve_model_dir(tmp_path)
+
+
+def test_training_needs_two_labels():
+    with pytest.raises(ModelError, match="at least two labels"):
+        train_classifier(["a", "b"], ["Error", "Error"], HashingEmbedder())
+
+
+def test_split_by_template_keeps_each_template_on_one_side():
+    data = labelled_lines(per_template=5)
+    train, test = held_out_split(data, test_size=0.5, seed=3, by="template")
+    from logpilot_dagster.classify.keys import template_key
+    assert not set(train["log_message"].map(template_key)) & set(test["log_message"].map(template_key))
+    train, test = held_out_split(data, test_size=0.2, by="line")
+    assert len(train) + len(test) == len(data) and set(test["target_label"]) == set(data["target_label"])
+
+
+def test_first_model_is_promoted_and_a_worse_one_is_refused(tmp_path):
+    embedder = HashingEmbedder()
+    good = labelled_lines(per_template=8, seed=2)
+    first = train_and_register(good, tmp_path / "store", embedder, seed=1)
+    assert first.promoted and first.in_use == first.version_dir
+    assert first.metrics["accuracy"] >= 0.95
+
+    # Same data with most labels scrambled: evaluated on its own held-out part, it scores worse than the
+    # promoted model does on that same part, so it is stored but not promoted.
+    bad = good.copy()
+    bad["target_label"] = bad["target_label"].sample(frac=1.0, random_state=0).to_numpy()
+    second = train_and_register(bad, tmp_path / "store", embedder, seed=1)
+    assert not second.promoted and "worse" in second.reason
+    assert second.in_use == first.version_dir
+    assert ModelStore(tmp_path / "store").versions() == ["v0001", "v0002"]
+    decision = json.loads((second.version_dir / "promotion.json").read_text())
+    assert decision["promoted"] is False and decision["incumbent"] == "v0001"
+
+    third = train_and_register(good, tmp_path / "store", embedder, seed=1)
+    assert third.promoted and third.in_use.name == "v0003"
+
+
+def test_promotion_rule():
+    assert promotion_decision({"accuracy": 0.9, "macro_f1": 0.9}, None)[0]
+    assert promotion_decision({"accuracy": 0.9, "macro_f1": 0.9}, {"accuracy": 0.9, "macro_f1": 0.9})[0]
+    ok, reason = promotion_decision({"accuracy": 0.95, "macro_f1": 0.8}, {"accuracy": 0.9, "macro_f1": 0.9})
+    assert not ok and "macro_f1" in reason
+
+
+def test_report_counts_unclassified_as_wrong_and_splits_by_tier():
+    report = classification_report(["A", "A", "B", "B"], ["A", "unclassified", "B", "A"],
+                                   ["rules", "unclassified", "model", "model"])
+    assert report["accuracy"] == 0.5
+    assert report["coverage_per_tier"] == {"model": 0.5, "rules": 0.25, "unclassified": 0.25}
+    assert report["accuracy_per_tier"] == {"model": 0.5, "rules": 1.0}
+    assert report["confusion"]["labels"] == ["A", "B", "unclassified"]
+    assert report["confusion"]["matrix"] == [[1, 0, 1], [1, 1, 0]]
+    assert report["per_label"]["B"]["recall"] == 0.5
+
+
+def test_kv_f1():
+    scores = kv_f1([{"a": "1", "b": "2"}, {}], [{"a": "1", "b": "3"}, {"c": "4"}])
+    assert scores["precision"] == 0.5 and scores["recall"] == pytest.approx(1 / 3)
+
+
+def test_training_set_merges_csvs_llm_answers_and_corrections(tmp_path):
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    mine = labelled_lines(per_template=1)
+    mine.to_csv(labels / "mine.csv", index=False)
+    cpu_line = next(m for m in mine["log_message"] if m.startswith("CPU usage"))
+    corrected = re.sub(r"\d+", "5", cpu_line)  # another line of the same template
+    LLMAnswerLog(labels / "llm_answers.csv")("legacy", "Order 7 stuck", Classification("Workflow Error", 0.8, "llm"))
+    pd.DataFrame([("app", corrected, "Critical Error")],
+                 columns=["source", "log_message", "target_label"]).to_csv(labels / "corrections.csv", index=False)
+    frame = build_training_set(labels)
+    assert set(frame["label_source"]) == {"csv", "llm", "human"}
+    cpu = frame[frame["log_message"].str.startswith("CPU usage")]
+    assert list(cpu["target_label"]) == ["Critical Error"]  # the correction replaced the CSV's label
+    assert frame[frame["label_source"] == "llm"]["target_label"].tolist() == ["Workflow Error"]
+
+
+def test_ground_truth_templates_become_examples(tmp_path):
+    truth = pd.DataFrame({"file": ["f"] * 3, "line": [1, 2, 3], "n_lines": [1] * 3, "source": ["web"] * 3,
+                          "template_id": ["t1", "t1", "t2"],
+                          "template": ["GET {path} returned {status}", "GET {path} returned {status}", "CPU <*>%"],
+                          "label": ["HTTP Status", "HTTP Status", "Resource Usage"], "pii": [""] * 3,
+                          "bad_reason": [""] * 3})
+    truth.to_csv(tmp_path / "ground_truth.csv.gz", index=False)
+    frame = build_training_set(ground_truth=tmp_path / "ground_truth.csv.gz")
+    assert sorted(frame["log_message"]) == ["CPU <*>%", "GET <*> returned <*>"]
+    assert set(frame["label_source"]) == {"ground_truth"}
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("a,b\n1,2\n", "missing column"),
+    ("", "not a readable CSV"),
+])
+def test_bad_labelled_csvs(tmp_path, content, problem):
+    path = tmp_path / "l.csv"
+    path.write_text(content)
+    with pytest.raises(LabelledDataError, match=problem):
+        read_labelled_csv(path)
