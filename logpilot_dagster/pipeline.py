@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from logpilot_dagster.extract.parsed import parse_partition
@@ -191,9 +192,8 @@ def refresh_templates(con: duckdb.DuckDBPyConnection, layout: HomeLayout) -> int
             for t in miner.templates()]
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE mined (template_id VARCHAR, source VARCHAR, "
-                    "template VARCHAR, regex VARCHAR, example VARCHAR)")
-        con.executemany("INSERT INTO mined VALUES (?, ?, ?, ?, ?)", rows)
+        con.register("mined", pa.table(list(zip(*rows, strict=True)) if rows else [[]] * 5,
+                                       names=["template_id", "source", "template", "regex", "example"]))
         con.execute("""
             INSERT INTO templates (template_id, source, template, regex, count, first_seen, last_seen, example)
             SELECT m.template_id, m.source, m.template, m.regex, coalesce(s.n, 0), s.first_seen, s.last_seen,
@@ -205,8 +205,8 @@ def refresh_templates(con: duckdb.DuckDBPyConnection, layout: HomeLayout) -> int
                 source = excluded.source, template = excluded.template, regex = excluded.regex,
                 count = excluded.count, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
                 example = excluded.example
-        """)
-        con.execute("DROP TABLE mined")
+        """).fetchall()
+        con.unregister("mined")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

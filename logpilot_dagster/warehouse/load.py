@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from logpilot_dagster.ingest.staging import StageStats, read_stage_stats, staged_path
 from logpilot_dagster.warehouse.schema import ensure_schema
@@ -33,6 +34,7 @@ def load_partitions(con: duckdb.DuckDBPyConnection, keys: Sequence[str], parsed:
     parsed_files = [str(staged_path(parsed, k)) for k in keys]
     bad_files = [str(staged_path(quarantine, k)) for k in keys]
     stats = [read_stage_stats(staging, k) for k in keys]
+    con.execute("SET preserve_insertion_order = false")  # lets DuckDB insert with every thread
     con.execute("BEGIN TRANSACTION")
     try:
         for table in ("logs", "quarantine", "landing_files"):
@@ -51,17 +53,27 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], 
     if not files:
         return 0
     names = ", ".join(columns)
-    before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM read_parquet(?)", [files])
-    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before
+    (inserted,), = con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM read_parquet(?)",
+                               [files]).fetchall()
+    return int(inserted)
 
 
 def _insert_file_stats(con: duckdb.DuckDBPyConnection, stats: list[StageStats]) -> None:
-    con.executemany(
-        "INSERT INTO landing_files VALUES (?, ?, ?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, now())",
-        [(s.partition_key, s.source, s.lines_read, s.header_lines, s.records, s.record_lines,
-          s.quarantined_lines, s.min_ts, s.max_ts) for s in stats],
-    )
+    rows = pa.table({
+        "partition_key": [s.partition_key for s in stats],
+        "source": [s.source for s in stats],
+        "lines_read": [s.lines_read for s in stats],
+        "header_lines": [s.header_lines for s in stats],
+        "records": [s.records for s in stats],
+        "record_lines": [s.record_lines for s in stats],
+        "quarantined_lines": [s.quarantined_lines for s in stats],
+        "min_ts": [s.min_ts for s in stats],
+        "max_ts": [s.max_ts for s in stats],
+    })
+    con.register("file_stats", rows)  # one bulk insert; executemany costs a round trip per row
+    con.execute("INSERT INTO landing_files SELECT * EXCLUDE (min_ts, max_ts), min_ts::TIMESTAMPTZ, "
+                "max_ts::TIMESTAMPTZ, now() FROM file_stats").fetchall()
+    con.unregister("file_stats")
 
 
 def load_system_catalog(con: duckdb.DuckDBPyConnection, csv_path: Path) -> int:
