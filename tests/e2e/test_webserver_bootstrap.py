@@ -19,6 +19,7 @@ import pytest
 
 from logpilot_dagster.jobs.sensors import RANGE_END_TAG, RANGE_START_TAG
 from logpilot_dagster.pipeline import landing_files
+from logpilot_dagster.settings import HomeLayout
 from logpilot_dagster.warehouse.load import conservation
 
 pytestmark = pytest.mark.e2e
@@ -53,12 +54,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _graphql(port: int, query: str, variables: dict) -> dict:
+def _graphql(port: int, query: str, variables: dict, timeout: float = 120) -> dict:
     body = json.dumps({"query": query, "variables": variables}).encode()
     request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", body,
                                      {"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             payload = json.load(response)
     except urllib.error.HTTPError as exc:
         raise AssertionError(f"GraphQL {exc.code}: {exc.read()[:2000]!r}") from None
@@ -70,7 +71,8 @@ def _wait_until_ready(port: int, server: subprocess.Popen, deadline: float) -> N
     while time.monotonic() < deadline:
         assert server.poll() is None, "dagster-webserver exited early"
         try:
-            data = _graphql(port, "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }", {})
+            data = _graphql(port, "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }", {},
+                            timeout=10)
             if data["repositoriesOrError"].get("nodes"):
                 return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -79,7 +81,20 @@ def _wait_until_ready(port: int, server: subprocess.Popen, deadline: float) -> N
     raise AssertionError("dagster-webserver did not load the code location in time")
 
 
-def test_bootstrap_launched_through_the_webserver(home, tmp_path):
+@pytest.fixture
+def small_home(tmp_path):
+    """Six weeks of every source (a few dozen landing files): enough for every format and bad class."""
+    from logpilot_dagster.samples.generator import generate_sample
+
+    layout = HomeLayout.from_env(tmp_path / "home").ensure()
+    layout.landing.rmdir()
+    generate_sample(layout.landing, lines=2_000, seed=5, days=42, truth_dir=layout.sample_truth,
+                    catalog_path=layout.system_catalog_csv)
+    return layout
+
+
+def test_bootstrap_launched_through_the_webserver(small_home, tmp_path):
+    home = small_home
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from logpilot_dagster.bench.headers import compile_format
 from logpilot_dagster.bench.loghub import discover, run
 from logpilot_dagster.bench.metrics import accuracy, normalise, parsing_accuracy
 
-LOGHUB = Path(__file__).resolve().parents[3] / "shared" / "data" / "loghub_2k"
+# The shared datasets sit beside the repository; $LOGPILOT_LOGHUB_DATA points elsewhere.
+LOGHUB = Path(os.environ.get("LOGPILOT_LOGHUB_DATA")
+              or Path(__file__).resolve().parents[3] / "shared" / "data" / "loghub_2k")
 
 
 def test_metrics_hand_computed():
