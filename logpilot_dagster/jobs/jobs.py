@@ -1,8 +1,6 @@
-"""Jobs: the history bootstrap over landing-file partitions."""
+"""Jobs: the history bootstrap over landing-file partitions (inferred from the selected assets)."""
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
-
-from logpilot_dagster.jobs.partitions import landing_files_partitions
 
 BOOTSTRAP_GROUP = "bootstrap"
 
@@ -11,7 +9,6 @@ BOOTSTRAP_GROUP = "bootstrap"
 bootstrap_job = define_asset_job(
     "bootstrap_job",
     selection=AssetSelection.groups(BOOTSTRAP_GROUP),
-    partitions_def=landing_files_partitions,
     executor_def=in_process_executor,
     description="History bootstrap: landing files → staged → templates → parsed → DuckDB, for a range of files.",
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import subprocess
+import sys
 
 import duckdb
 import pytest
@@ -129,3 +131,18 @@ def test_definitions_load_with_every_asset_check_and_job():
     keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
     assert {"staged_logs", "log_templates", "parsed_logs", "logs", "quarantine", "templates", "system_catalog",
             "bootstrap_watermark"} <= keys
+
+
+def test_definitions_load_without_dagster_warnings():
+    """`dagster dev` must load the code location cleanly: no beta/preview/deprecation notices from Dagster."""
+    probe = (
+        "import warnings\n"
+        "warnings.simplefilter('always')\n"
+        "with warnings.catch_warnings(record=True) as seen:\n"
+        "    import logpilot_dagster.definitions as d\n"
+        "    d.defs.get_repository_def().get_all_jobs()\n"
+        "print('\\n'.join(f'{w.category.__name__}: {w.message}' for w in seen if 'dagster' in w.filename))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "", done.stdout
