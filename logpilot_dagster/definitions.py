@@ -5,12 +5,17 @@ from __future__ import annotations
 from dagster import Definitions
 from dagster_duckdb import DuckDBResource
 
+from logpilot_dagster.assets.evaluation import evaluation_report
+from logpilot_dagster.assets.labels import template_labels, training_set
+from logpilot_dagster.assets.models import kv_ner_model, log_classifier
 from logpilot_dagster.assets.parsed import parsed_logs
 from logpilot_dagster.assets.staging import staged_logs
 from logpilot_dagster.assets.templates import log_templates, template_coverage_check, templates
 from logpilot_dagster.assets.warehouse import bootstrap_watermark, logs_and_quarantine, system_catalog
 from logpilot_dagster.jobs.jobs import bootstrap_job
+from logpilot_dagster.jobs.retraining import classification_job, new_labels_sensor, retrain_schedule
 from logpilot_dagster.jobs.sensors import landing_sensor
+from logpilot_dagster.resources.llm import LLMResource
 from logpilot_dagster.resources.storage import LogPilotStorage
 from logpilot_dagster.settings import HomeLayout
 
@@ -20,13 +25,15 @@ def build_definitions(home: str | None = None) -> Definitions:
     layout = HomeLayout.from_env(home)
     return Definitions(
         assets=[staged_logs, log_templates, parsed_logs, logs_and_quarantine, templates, system_catalog,
-                bootstrap_watermark],
+                bootstrap_watermark, training_set, log_classifier, kv_ner_model, template_labels, evaluation_report],
         asset_checks=[template_coverage_check],
-        jobs=[bootstrap_job],
-        sensors=[landing_sensor],
+        jobs=[bootstrap_job, classification_job],
+        schedules=[retrain_schedule],
+        sensors=[landing_sensor, new_labels_sensor],
         resources={
             "storage": LogPilotStorage(home=str(layout.home)),
             "duckdb": DuckDBResource(database=str(layout.duckdb)),
+            "llm": LLMResource(),
         },
     )
 

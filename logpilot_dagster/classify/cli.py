@@ -7,7 +7,6 @@ import json
 import time
 from pathlib import Path
 
-from logpilot_dagster.classify.model import DEFAULT_THRESHOLD
 from logpilot_dagster.settings import HOME_ENV, HomeLayout
 
 
@@ -31,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--test-size", type=float, default=0.2, help="share held out for evaluation")
     train.add_argument("--split-by", choices=("line", "template"), default="line")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    train.add_argument("--threshold", type=float, help="model confidence below which a line goes to the LLM "
+                       "(default: the model module's DEFAULT_THRESHOLD)")
     train.add_argument("--embedding-model", help="sentence-transformers folder (default: packaged MiniLM)")
     _rules_options(train)
     train.set_defaults(func=_train)
@@ -101,6 +101,7 @@ def _print_tiers(tiers: dict) -> None:
 def _train(args: argparse.Namespace) -> int:
     from logpilot_dagster.classify.embedder import CachedEmbedder, SentenceEmbedder
     from logpilot_dagster.classify.examples import LabelledDataError, read_labelled_csv
+    from logpilot_dagster.classify.model import DEFAULT_THRESHOLD
     from logpilot_dagster.classify.rules import RuleSet
     from logpilot_dagster.classify.training import build_training_set, train_and_register
 
@@ -111,7 +112,8 @@ def _train(args: argparse.Namespace) -> int:
     embedder = CachedEmbedder(SentenceEmbedder(args.embedding_model))
     started = time.perf_counter()
     outcome = train_and_register(frame, args.model_dir, embedder, rules=rules, test_size=args.test_size,
-                                 seed=args.seed, split_by=args.split_by, threshold=args.threshold)
+                                 seed=args.seed, split_by=args.split_by,
+                                 threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold)
     m = outcome.metrics
     print(f"trained {outcome.version_dir} on {m['split']['train_lines']:,} lines in "
           f"{time.perf_counter() - started:.1f}s; held out {m['split']['test_lines']:,} (split by {args.split_by})")

@@ -26,5 +26,7 @@ TIER_HUMAN = "human"
 TIER_UNCLASSIFIED = "unclassified"
 TIERS: tuple[str, ...] = (TIER_RULES, TIER_MODEL, TIER_LLM, TIER_HUMAN, TIER_UNCLASSIFIED)
 
-# Sources whose logs look like nothing else, so the model's guess is not worth trusting: straight to the LLM.
-DEFAULT_LLM_SOURCES: frozenset[str] = frozenset({"legacy_crm", "legacycrm"})
+# Sources routed straight to the LLM, skipping the model (a legacy system whose logs look like nothing else).
+# None by default: the model handles the sample's legacy_crm once trained on its templates; name sources in
+# `ClassifierConfig.llm_sources` (or the router's `llm_sources`) to route them.
+DEFAULT_LLM_SOURCES: frozenset[str] = frozenset()

@@ -87,12 +87,14 @@ def read_ground_truth(path: str | Path) -> pd.DataFrame:
 def held_out_split(frame: pd.DataFrame, test_size: float = 0.2, seed: int = 0,
                    by: str = "line") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train and test parts. `by="line"`: a stratified split of lines (templates recur in both, as in
-    production); `by="template"`: whole template keys go to one side (the model meets unseen templates)."""
+    production); `by="template"`: whole templates go to one side (the model meets unseen templates) — the
+    `template_id` column when the frame has one (the miner's or the generator's id), else the template key."""
     if len(frame) < 2:
         raise ModelError(f"need at least two labelled examples to hold some out, got {len(frame)}")
     rng = np.random.default_rng(seed)
     if by == "template":
-        keys = frame["source"] + "\x00" + frame["log_message"].map(template_key)
+        keys = frame["source"] + "\x00" + (frame["template_id"].astype(str) if "template_id" in frame.columns
+                                           else frame["log_message"].map(template_key))
         test_mask = np.zeros(len(frame), dtype=bool)
         for _, group in frame.groupby("target_label"):
             group_keys = np.array(keys.loc[group.index].unique(), dtype=object)
@@ -135,11 +137,13 @@ class TrainingOutcome:
 
 def train_and_register(frame: pd.DataFrame, store_root: str | Path, embedder: Embedder,
                        rules: RuleSet | None = None, test_size: float = 0.2, seed: int = 0,
-                       split_by: str = "line", threshold: float = DEFAULT_THRESHOLD) -> TrainingOutcome:
+                       split_by: str = "line", threshold: float = DEFAULT_THRESHOLD,
+                       train_options: dict | None = None) -> TrainingOutcome:
     """Train a new version, evaluate it and the promoted one on the same held-out lines, promote if not worse."""
     store = ModelStore(store_root)
     train, test = held_out_split(frame, test_size=test_size, seed=seed, by=split_by)
-    model = train_classifier(list(train["log_message"]), list(train["target_label"]), embedder, threshold)
+    model = train_classifier(list(train["log_message"]), list(train["target_label"]), embedder, threshold,
+                             **(train_options or {}))
     metrics = evaluate_model(model, embedder, test, rules) if len(test) else {}
     metrics.update(split={"by": split_by, "test_size": test_size, "seed": seed,
                           "train_lines": len(train), "test_lines": len(test)})

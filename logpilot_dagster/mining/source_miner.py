@@ -6,7 +6,10 @@ Template ids. A line's id is the number of a Drain3 cluster: the oldest cluster 
 (see `postprocess`). At the end of every `learn` batch each cluster's number is *issued* and pinned,
 so an id keeps meaning the same event for ever: further learning may generalise its template text or
 route new clusters into it, but never renumbers a cluster that was already issued (two groups that
-only merge in a later batch keep their two ids, with the same template text).
+only merge in a later batch keep their two ids, with the same template text: both ids stay valid, and
+new lines take whichever cluster they are learned into, usually the older). Once a family is merged
+(see `postprocess`), a new message it covers is counted in the group's cluster of its length instead of
+making a Drain3 cluster, so it gets the group's id; matching does the same for an unseen signature.
 
 Speed. Learning and matching cost a few dictionary lookups per message once its shape is known: the
 shape key (the message with its digits read as `0`, see `shapes`) gives the signature without running
@@ -50,6 +53,8 @@ from logpilot_dagster.mining.tokenize import (
 )
 
 UNMATCHED_ID = 0
+# Clusters created before learning refreshes the grouping it routes new messages with (see `_covering`).
+MIN_REGROUP = 256
 # Messages per step of `learn`: bounds the per-batch lists and how far the shape cache can overfill.
 LEARN_CHUNK = 50_000
 _signature_of = attrgetter("signature")
@@ -102,6 +107,7 @@ class SourceMiner:
         self._shapes: dict[bytes, Shape] = {}
         self._line_entries: dict[bytes, _LineEntry] = {}
         self._id_strings: dict[int, str] = {}
+        self._created = 0
 
     # -- masking ----------------------------------------------------------------------------------
 
@@ -192,11 +198,28 @@ class SourceMiner:
     def _learn_new(self, signature: str, message: str) -> LogCluster:
         if len(self._cluster_of) >= self._config.max_cached_signatures:
             self._cluster_of.clear()
-        cluster, change = self._drain.add_log_message(drain_content(signature, signature_tokens(signature)))
+        content = drain_content(signature, signature_tokens(signature))
+        cluster = self._covering(content)
+        if cluster is None:
+            cluster, change = self._drain.add_log_message(content)
+            if change == "cluster_created":
+                self._examples[cluster.cluster_id] = message
+                self._created += 1
         self._cluster_of[signature] = cluster
-        if change == "cluster_created":
-            self._examples[cluster.cluster_id] = message
         return cluster
+
+    def _covering(self, content: str) -> LogCluster | None:
+        """The cluster of a merged group whose template covers `content`: a new user name in a known event
+        joins it without Drain3 making (and later searching) one more cluster per name. The grouping is
+        refreshed once the clusters created since it was made reach a quarter of all clusters, so the
+        clusters a source holds stay proportional to its events, not to its values."""
+        if self._grouping is None or self._created > max(MIN_REGROUP, len(self._drain.id_to_cluster) // 4):
+            if not self._config.merge_templates:
+                return None
+            self._grouping = None
+            self._created = 0
+        cluster_id = self.grouping().covering(content.split())
+        return None if cluster_id is None else self._drain.id_to_cluster.get(cluster_id)
 
     def _issue(self) -> bool:
         """Pin the id of every cluster not issued yet (see the module docstring); True if any changed."""
@@ -267,6 +290,12 @@ class SourceMiner:
         template_id, rendered = self._rendered_for(signature)
         return line_match(self._id_string(template_id), rendered.template, rendered.params(values))
 
+    def _covering_grouped(self, content: str) -> LogCluster | None:
+        if not self._config.merge_templates:
+            return None
+        cluster_id = self.grouping().covering(content.split())
+        return None if cluster_id is None else self._drain.id_to_cluster.get(cluster_id)
+
     def _id_string(self, template_id: int) -> str:
         text = self._id_strings.get(template_id)
         if text is None:
@@ -276,6 +305,8 @@ class SourceMiner:
     def _rendered_for(self, signature: str) -> tuple[int, RenderedTemplate]:
         entry = self._rendered.get(signature)
         if entry is None:
+            if len(self._rendered) >= self._config.max_cached_signatures:
+                self._rendered.clear()  # bounded like the signature cache; entries are rebuilt on demand
             entry = self._rendered[signature] = self._render(signature)
         return entry
 
@@ -285,7 +316,7 @@ class SourceMiner:
         template_tokens: tuple[str, ...] | None = None
         if cluster is None or cluster.cluster_id not in self._drain.id_to_cluster:
             content = drain_content(signature, spans)
-            cluster = self._drain.match(content, "fallback")
+            cluster = self._covering_grouped(content) or self._drain.match(content, "fallback")
             if cluster is None:
                 tokens = content.split()
                 cluster = self._drain.tree_search(self._drain.root_node, tokens, self._drain.sim_th, False)

@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS templates (
     last_seen        TIMESTAMPTZ,
     label            VARCHAR,
     label_confidence DOUBLE,
-    label_tier       VARCHAR,         -- rule | model | llm | human
+    label_tier       VARCHAR,         -- rules | model | llm | human | unclassified
     example          VARCHAR          -- masked
 );
 CREATE TABLE IF NOT EXISTS system_catalog (

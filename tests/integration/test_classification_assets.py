@@ -37,8 +37,12 @@ def _bootstrap(layout, instance):
     assert result.success
 
 
+FAST_NER = {"kv_ner_model": {"config": {"iterations": 2, "max_templates": 40}}}
+
+
 def _classify(layout, instance, run_config=None):
     defs = build_definitions(str(layout.home))
+    run_config = {"ops": {**FAST_NER, **(run_config or {}).get("ops", {})}}
     return materialize([*defs.assets, *defs.asset_checks], instance=instance, resources=defs.resources,
                        selection=AssetSelection.groups(CLASSIFICATION_GROUP), run_config=run_config,
                        raise_on_error=False)
