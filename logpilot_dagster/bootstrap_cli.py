@@ -38,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--home", help=f"LogPilot home (default ${HOME_ENV} or ./.logpilot)")
     run.add_argument("--sample-lines", type=int, default=200_000, help="lines of the generated sample")
     run.add_argument("--seed", type=int, default=7)
+    run.add_argument("--no-classify", action="store_true",
+                     help="skip classification_job (labels every template after the bootstrap)")
     run.set_defaults(func=_bootstrap)
     summary = subparsers.add_parser("summary", help="print what the warehouse holds")
     summary.add_argument("--home")
@@ -57,7 +59,13 @@ def _bootstrap(args: argparse.Namespace) -> int:
     if run.returncode != 0:
         print("bootstrap_job failed; see the log above, or the run in `make ui`", file=sys.stderr)
         return 1
-    return _print_summary(layout, elapsed=run.seconds, peak_rss_mb=run.peak_rss_mb)
+    classified = None
+    if not args.no_classify:
+        classified = run_job("classification_job")
+        if classified.returncode != 0:
+            print("classification_job failed; see the log above, or the run in `make ui`", file=sys.stderr)
+            return 1
+    return _print_summary(layout, bootstrap=run, classification=classified)
 
 
 @dataclass(frozen=True)
@@ -80,9 +88,14 @@ def run_bootstrap_job(home: Path) -> JobRun:
     started = time.perf_counter()
     _register_partitions(keys)
     print(f"running bootstrap_job over {len(keys)} landing files (DAGSTER_HOME={instance_home})")
-    tags = json.dumps({RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]})
-    job = subprocess.Popen([sys.executable, "-m", "logpilot_dagster.jobs.launch", "bootstrap_job", "--tags", tags],
-                           env=os.environ.copy())
+    return run_job("bootstrap_job", {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}, started)
+
+
+def run_job(name: str, tags: dict[str, str] | None = None, started: float | None = None) -> JobRun:
+    """One job of the Definitions on the persistent instance, in a child process whose tree we measure."""
+    started = time.perf_counter() if started is None else started
+    job = subprocess.Popen([sys.executable, "-m", "logpilot_dagster.jobs.launch", name,
+                            "--tags", json.dumps(tags or {})], env=os.environ.copy())
     with TreeRssSampler(job.pid) as sampler:
         returncode = job.wait()
     return JobRun(returncode, time.perf_counter() - started, sampler.peak_mb)
@@ -112,7 +125,7 @@ def _register_partitions(keys: list[str]) -> None:
             instance.add_dynamic_partitions(landing_files_partitions.name, new)
 
 
-def _print_summary(layout: HomeLayout, elapsed: float | None = None, peak_rss_mb: float | None = None) -> int:
+def _print_summary(layout: HomeLayout, bootstrap: JobRun | None = None, classification: JobRun | None = None) -> int:
     if not layout.duckdb.exists():
         print(f"no warehouse at {layout.duckdb}: run `make run` (or `logpilot bootstrap`) first", file=sys.stderr)
         return 2
@@ -122,6 +135,9 @@ def _print_summary(layout: HomeLayout, elapsed: float | None = None, peak_rss_mb
         reasons = quarantine_by_reason(con)
         entries = quarantine_entries_by_reason(con)
         n_templates, = con.execute("SELECT count(*) FROM templates").fetchone()
+        labels = con.execute("SELECT label, count(*) FROM logs_labelled GROUP BY ALL ORDER BY 2 DESC").fetchall()
+        tiers = con.execute("SELECT coalesce(label_tier, 'none'), count(*) FROM logs_labelled GROUP BY ALL "
+                            "ORDER BY 2 DESC").fetchall()
     rows = sum(per_source.values())
     balanced = totals["lines_read"] == totals["lines_stored"] + totals["lines_quarantined"]
     print("\nLogPilot bootstrap summary")
@@ -133,11 +149,17 @@ def _print_summary(layout: HomeLayout, elapsed: float | None = None, peak_rss_mb
     print(f"  conservation        {'holds' if balanced else 'BROKEN'}")
     print(f"  templates           {n_templates:>12,}")
     print(f"  sources             {len(per_source):>12,}   ({', '.join(per_source)})")
-    if elapsed:
-        print(f"  wall clock          {elapsed:>11.1f}s   ({totals['lines_read'] / elapsed:,.0f} lines/s "
-              "through Dagster, start-up included)")
-    if peak_rss_mb:
-        print(f"  peak RSS            {peak_rss_mb:>10,.0f} MB")
+    if any(tier != "none" for tier, _ in tiers):
+        print("  labels (lines)")
+        for label, n in labels:
+            print(f"    {label:<22}{n:>10,}")
+        print("  deciding tier       " + ", ".join(f"{tier} {n:,}" for tier, n in tiers))
+    if bootstrap:
+        read = totals["lines_read"]
+        print(f"  bootstrap_job       {bootstrap.seconds:>11.1f}s   ({read / bootstrap.seconds:,.0f} lines/s "
+              f"through Dagster, start-up included; peak RSS {bootstrap.peak_rss_mb:,.0f} MB)")
+    if classification:
+        print(f"  classification_job  {classification.seconds:>11.1f}s   (peak RSS {classification.peak_rss_mb:,.0f} MB)")
     print(f"  DuckDB              {layout.duckdb}")
     print("\nNext: `make ui` opens the Dagster UI on http://127.0.0.1:3000 with this run and its assets.")
     return 0 if balanced else 1

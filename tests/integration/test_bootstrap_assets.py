@@ -146,3 +146,13 @@ def test_definitions_load_without_dagster_warnings():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "", done.stdout
+
+
+def test_summary_command_reports_the_warehouse(bootstrapped, capsys):
+    from logpilot_dagster.cli import main
+
+    layout, _, _ = bootstrapped
+    assert main(["summary", "--home", str(layout.home)]) == 0
+    out = capsys.readouterr().out
+    assert "conservation        holds" in out and "truncated_gzip" in out and str(layout.duckdb) in out
+    assert main(["summary", "--home", str(layout.home / "nowhere")]) == 2
