@@ -51,6 +51,9 @@ VARIABLE_PATTERNS: dict[str, str] = {
     "ipv6": r"(?:[0-9a-fA-F]{1,4}:){3,7}[0-9a-fA-F]{1,4}" + _AT_TOKEN_END,
     "host_port": r"(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+:\d+" + _AT_TOKEN_END,
     "time": _CLOCK + _AT_TOKEN_END,
+    # A key, hash or token in base64: long, mixed case, with a '+' or '/' (it may hold no digit at all).
+    "base64": r"(?=[A-Za-z0-9+/]*[+/])(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[A-Z])[A-Za-z0-9+/]{20,}={0,2}"
+    + _AT_TOKEN_END,
     # A path, with its query string if it has one (`/v2/servers?all=True&since=...`).
     "path": rf"(?:[A-Za-z]:(?:{_PATH_SEGMENT})+|(?:{_PATH_SEGMENT}){{2,}}[\\/]?)(?:\?[^\s\"'<>]*)?" + _AT_TOKEN_END,
     # A number with its unit, glued or spaced: 10ms, 4 KB, 1.5 sec, 300 bytes.

@@ -103,7 +103,7 @@ class _UnionFind:
 # Words that introduce an identifier: the word right after them names a user, customer, account, ...
 _IDENTIFIER_KEYS = frozenset({
     "user", "users", "username", "for", "by", "from", "customer", "account", "agent", "employee", "member",
-    "owner", "partner", "client", "tenant", "mailbox",
+    "owner", "partner", "client", "tenant", "mailbox", "via",
 })
 # A word built like an identifier rather than wording: lower-case parts joined by `-`, `_` or `.`
 # (`orders-db`, `marketing_opt_in`, `walter.kowalski`, `apt-daily.service`). Capitalised or camelCase
@@ -192,8 +192,8 @@ def group_clusters(clusters: Iterable[LogCluster], value_words: Collection[str] 
                 groups.union(generalised[new_key], cluster_id)
             else:
                 generalised[new_key] = cluster_id
-        if len(generalised) == len(by_shape) and all(not p for p in variable_at.values()):
-            break
+        if generalised.keys() == by_shape.keys():
+            break  # nothing generalised: the next round would find the same families
         by_shape = generalised
     _join_covered(by_shape, groups, min_family_words)
 

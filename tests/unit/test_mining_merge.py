@@ -59,3 +59,11 @@ def test_merged_ids_survive_save_and_load(tmp_path):
     after = LogMiner.load(tmp_path).match("syslog", lines)
     assert [m.template_id for m in after] == [m.template_id for m in before]
     assert len(_ids(after)) == 1
+
+
+def test_base64_key_without_digits_is_a_value():
+    lines = [f"Accepted publickey for alice from 10.0.0.{i} port {i} ssh2: RSA SHA256:Ab{i}cD/eF+ghIJklMNopQRstUVwx"
+             for i in range(20)]
+    lines.append("Accepted publickey for alice from 10.0.0.9 port 22 ssh2: RSA SHA256:xZdoPUQgyvGk/KgXuXsTq+TzNdtBTb")
+    matches = LogMiner().mine("syslog", lines)
+    assert len(_ids(matches)) == 1
