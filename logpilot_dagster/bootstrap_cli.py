@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from logpilot_dagster.bench.memory import TreeRssSampler
+from logpilot_dagster.bench.memory import TreeMemorySampler
 from logpilot_dagster.jobs.partitions import landing_files_partitions
 from logpilot_dagster.jobs.sensors import RANGE_END_TAG, RANGE_START_TAG
 from logpilot_dagster.pipeline import landing_files
@@ -96,7 +96,7 @@ def run_job(name: str, tags: dict[str, str] | None = None, started: float | None
     started = time.perf_counter() if started is None else started
     job = subprocess.Popen([sys.executable, "-m", "logpilot_dagster.jobs.launch", name,
                             "--tags", json.dumps(tags or {})], env=os.environ.copy())
-    with TreeRssSampler(job.pid) as sampler:
+    with TreeMemorySampler(job.pid) as sampler:
         returncode = job.wait()
     return JobRun(returncode, time.perf_counter() - started, sampler.peak_mb)
 

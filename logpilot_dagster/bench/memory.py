@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 import threading
 
-PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
-
-class TreeRssSampler(threading.Thread):
-    """Samples the summed RSS of a process and its descendants every 200 ms (Linux /proc)."""
+class TreeMemorySampler(threading.Thread):
+    """Samples the memory (PSS) of a process and its descendants every 200 ms (Linux /proc)."""
 
     def __init__(self, root: int) -> None:
         super().__init__(daemon=True)
@@ -28,7 +26,7 @@ class TreeRssSampler(threading.Thread):
     def peak_mb(self) -> float:
         return self.peak_kb / 1024
 
-    def __enter__(self) -> TreeRssSampler:
+    def __enter__(self) -> TreeMemorySampler:
         self.start()
         return self
 
@@ -37,8 +35,9 @@ class TreeRssSampler(threading.Thread):
 
 
 def _tree_rss_kb(root: int) -> int:
+    """Proportional set size (PSS) summed over the tree: forked workers share their parent's pages
+    copy-on-write, and plain RSS would count those pages once per process."""
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -47,12 +46,21 @@ def _tree_rss_kb(root: int) -> int:
                 fields = handle.read().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        pid = int(entry.name)
-        parents[pid] = int(fields[1])
-        rss[pid] = int(fields[21]) * PAGE_KB
+        parents[int(entry.name)] = int(fields[1])
     total, frontier = 0, [root]
     while frontier:
         pid = frontier.pop()
-        total += rss.get(pid, 0)
+        total += _pss_kb(pid)
         frontier.extend(child for child, parent in parents.items() if parent == pid)
     return total
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0

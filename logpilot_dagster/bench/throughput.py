@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from logpilot_dagster.bench.corpus import bench_sources_toml, build_corpus
-from logpilot_dagster.bench.memory import TreeRssSampler
+from logpilot_dagster.bench.memory import TreeMemorySampler
 
 
 @dataclass
@@ -90,7 +90,7 @@ def run_throughput(lines: int, workdir: Path | None = None, seed: int = 7, loghu
 def _measured(command: Sequence[str], workdir: Path | None = None) -> tuple[dict, float]:
     """Run a phase in a child; return its JSON answer (last stdout line) and its tree's peak RSS in MB."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=workdir)
-    with TreeRssSampler(process.pid) as sampler:
+    with TreeMemorySampler(process.pid) as sampler:
         out, _ = process.communicate()
     if process.returncode != 0:
         raise RuntimeError(f"benchmark phase failed (exit {process.returncode}): {' '.join(command)}")
@@ -181,7 +181,7 @@ def _cli(args) -> int:
     print(f"\n{result.lines:,} lines")
     for name, rate, ratio in rows:
         print(f"  {name:<38}{rate:>12,.0f} lines/s   ratio {ratio:.2f}")
-    print(f"  peak RSS (engine, whole process tree) {result.peak_rss_mb:>10,.0f} MB")
+    print(f"  peak memory (engine, PSS of the tree) {result.peak_rss_mb:>10,.0f} MB")
     print(f"  DuckDB load from Parquet              {result.duckdb_rows_per_s:>10,.0f} rows/s")
     print(f"  engine steps (s): {result.engine_seconds}")
     if args.json:

@@ -8,6 +8,7 @@ store the new version and promote it only if it is at least as good. The previou
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,8 @@ from logpilot_dagster.classify.router import Router
 from logpilot_dagster.classify.rules import RuleSet
 
 GROUND_TRUTH_FILE = "ground_truth.csv.gz"
+# Accuracy the model tier must keep on validation lines when its confidence threshold is calibrated.
+CALIBRATION_TARGET = 0.99
 _GENERATOR_SLOT = re.compile(r"\{[^{}\s]*\}|<[A-Za-z_*]*>")
 
 
@@ -125,6 +128,62 @@ def evaluate_model(model: LogClassifier | None, embedder: Embedder | None, frame
     return report
 
 
+def calibrate_threshold(probabilities: Sequence[float], correct: Sequence[bool],
+                        target_accuracy: float = CALIBRATION_TARGET) -> dict:
+    """The lowest confidence threshold at which the model's accepted answers are still `target_accuracy`
+    right (so coverage is as large as that allows), from validation lines the model did not train on.
+
+    Returns the threshold with the validation coverage and accuracy it gives; `met` is False when no
+    threshold reaches the target, and then the threshold is the one with the best accuracy (the model
+    answers only where it is most sure)."""
+    p = np.asarray(probabilities, dtype=float)
+    ok = np.asarray(correct, dtype=bool)
+    if not len(p):
+        return {"threshold": DEFAULT_THRESHOLD, "met": False, "validation_lines": 0, "coverage": 0.0,
+                "accuracy": None, "target_accuracy": target_accuracy}
+    order = np.argsort(-p, kind="stable")
+    p, ok = p[order], ok[order]
+    accepted = np.arange(1, len(p) + 1)
+    accuracy = np.cumsum(ok) / accepted
+    # A threshold accepts every line with p >= it, so only the last of a run of equal probabilities counts.
+    ends = np.r_[p[1:] != p[:-1], True]
+    candidates = np.flatnonzero(ends & (accuracy >= target_accuracy))
+    met = len(candidates) > 0
+    cut = int(candidates[-1]) if met else int(np.flatnonzero(ends)[np.argmax(accuracy[ends])])
+    return {"threshold": round(float(p[cut]), 6) if cut < len(p) - 1 or not met else 0.0, "met": met,
+            "validation_lines": len(p), "coverage": float(accepted[cut] / len(p)),
+            "accuracy": float(accuracy[cut]), "target_accuracy": target_accuracy}
+
+
+def train_calibrated(frame: pd.DataFrame, embedder: Embedder, rules: RuleSet | None = None,
+                     validation_size: float = 0.2, seed: int = 0, target_accuracy: float = CALIBRATION_TARGET,
+                     validation_by: str = "line", **train_options) -> LogClassifier:
+    """Train on `frame` with a confidence threshold calibrated on a validation part of it.
+
+    A model is fitted on the rest, the threshold chosen on the validation lines that no rule decides
+    (line-weighted, see `calibrate_threshold`), then the model is refitted on all of `frame` with that
+    threshold; the calibration is kept in the model's `training` metadata. `validation_by="line"` calibrates
+    for new lines of known templates (validation templates also occur in the fit part, so the threshold comes
+    out low); `"template"` for templates the model has never seen (a stricter, higher threshold)."""
+    fit, validation = held_out_split(frame, test_size=validation_size, seed=seed, by=validation_by)
+    if rules is not None and len(validation):
+        unruled = [rules.first_match(s, m) is None
+                   for s, m in zip(validation["source"], validation["log_message"], strict=True)]
+        validation = validation[unruled]
+    calibration = {"threshold": DEFAULT_THRESHOLD, "met": False, "validation_lines": 0}
+    if len(validation) and fit["target_label"].nunique() >= 2:
+        probe = train_classifier(list(fit["log_message"]), list(fit["target_label"]), embedder, **train_options)
+        guesses = probe.predict(list(validation["log_message"]), embedder)
+        calibration = calibrate_threshold([p for _, p in guesses],
+                                          [g == t for (g, _), t in zip(guesses, validation["target_label"],
+                                                                       strict=True)], target_accuracy)
+    model = train_classifier(list(frame["log_message"]), list(frame["target_label"]), embedder,
+                             calibration["threshold"], **train_options)
+    model.training["threshold_calibration"] = {**calibration, "validation_size": validation_size,
+                                            "validation_by": validation_by, "seed": seed}
+    return model
+
+
 @dataclass(frozen=True)
 class TrainingOutcome:
     version_dir: Path
@@ -137,13 +196,19 @@ class TrainingOutcome:
 
 def train_and_register(frame: pd.DataFrame, store_root: str | Path, embedder: Embedder,
                        rules: RuleSet | None = None, test_size: float = 0.2, seed: int = 0,
-                       split_by: str = "line", threshold: float = DEFAULT_THRESHOLD,
+                       split_by: str = "line", threshold: float | None = None,
                        train_options: dict | None = None) -> TrainingOutcome:
-    """Train a new version, evaluate it and the promoted one on the same held-out lines, promote if not worse."""
+    """Train a new version, evaluate it and the promoted one on the same held-out lines, promote if not worse.
+
+    `threshold=None` calibrates the model's confidence threshold on a validation part of the training lines
+    (see `train_calibrated`); a number fixes it."""
     store = ModelStore(store_root)
     train, test = held_out_split(frame, test_size=test_size, seed=seed, by=split_by)
-    model = train_classifier(list(train["log_message"]), list(train["target_label"]), embedder, threshold,
-                             **(train_options or {}))
+    if threshold is None:
+        model = train_calibrated(train, embedder, rules, seed=seed, **(train_options or {}))
+    else:
+        model = train_classifier(list(train["log_message"]), list(train["target_label"]), embedder, threshold,
+                                 **(train_options or {}))
     metrics = evaluate_model(model, embedder, test, rules) if len(test) else {}
     metrics.update(split={"by": split_by, "test_size": test_size, "seed": seed,
                           "train_lines": len(train), "test_lines": len(test)})

@@ -23,12 +23,15 @@ PARSED_SCHEMA = (
 )
 
 
+PARSE_BATCH_ROWS = 10_000  # matches, params and key-values are Python objects: keep a batch small
+
+
 def parse_partition(staged_file: Path, miner: LogMiner, parsed_file: Path) -> int:
     """Write `parsed_file` from `staged_file`; returns the number of rows. Replaces any earlier output."""
     parsed_file.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
     with pq.ParquetWriter(parsed_file, PARSED_SCHEMA, compression="zstd") as writer:
-        for batch in pq.ParquetFile(staged_file).iter_batches(batch_size=50_000):
+        for batch in pq.ParquetFile(staged_file).iter_batches(batch_size=PARSE_BATCH_ROWS):
             table = pa.Table.from_batches([batch]).cast(STAGED_SCHEMA)
             writer.write_table(_parse_batch(table, miner))
             rows += table.num_rows

@@ -138,3 +138,24 @@ def test_bad_labelled_csvs(tmp_path, content, problem):
     path.write_text(content)
     with pytest.raises(LabelledDataError, match=problem):
         read_labelled_csv(path)
+
+
+def test_calibrated_threshold_keeps_validation_accuracy_and_maximises_coverage():
+    from logpilot_dagster.classify.training import calibrate_threshold
+    probabilities = [0.99, 0.95, 0.9, 0.8, 0.6, 0.5, 0.4]
+    correct = [True, True, True, True, True, False, False]
+    assert calibrate_threshold(probabilities, correct, 0.99) == pytest.approx(
+        {"threshold": 0.6, "met": True, "validation_lines": 7, "coverage": 5 / 7, "accuracy": 1.0,
+         "target_accuracy": 0.99})
+    assert calibrate_threshold(probabilities, correct, 0.7)["threshold"] == 0.0  # every answer is kept
+    missed = calibrate_threshold([0.9, 0.8], [False, True], 0.99)
+    assert not missed["met"] and missed["threshold"] == 0.8 and missed["accuracy"] == 0.5
+
+
+def test_training_without_a_threshold_calibrates_it_and_keeps_the_calibration(tmp_path):
+    embedder = HashingEmbedder()
+    outcome = train_and_register(labelled_lines(per_template=8, seed=2), tmp_path / "store", embedder, seed=1)
+    meta = json.loads((outcome.version_dir / "metadata.json").read_text())
+    calibration = meta["training"]["threshold_calibration"]
+    assert calibration["validation_lines"] > 0 and meta["threshold"] == calibration["threshold"]
+    assert LogClassifier.load(outcome.version_dir).threshold == calibration["threshold"]
