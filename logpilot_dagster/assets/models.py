@@ -36,8 +36,8 @@ class LogClassifierConfig(Config):
     test_size: float = 0.2
     seed: int = 0
     split_by: str = "template"  # whole templates held out: the score is on templates the model never saw
-    threshold: float = 0.2
-    max_keys_per_label: int = 400  # a small value trains a deliberately weaker candidate (tests use it)
+    threshold: float | None = None  # None: calibrated on a validation split, stored with the model
+    max_keys_per_label: int | None = None  # None: every template key; a small value trains a deliberately weaker candidate (tests use it)
     embedding_model: str = ""  # empty: the packaged all-MiniLM-L6-v2
 
 
