@@ -15,8 +15,10 @@ from logpilot_dagster.bench.loghub import discover, run
 from logpilot_dagster.bench.metrics import accuracy, normalise, parsing_accuracy
 
 # The shared datasets sit beside the repository; $LOGPILOT_LOGHUB_DATA points elsewhere.
-LOGHUB = Path(os.environ.get("LOGPILOT_LOGHUB_DATA")
-              or Path(__file__).resolve().parents[3] / "shared" / "data" / "loghub_2k")
+_CANDIDATES = [os.environ.get("LOGPILOT_LOGHUB_DATA"),
+               Path(__file__).resolve().parents[3] / "shared" / "data" / "loghub_2k",
+               "/work/shared/data/loghub_2k"]
+LOGHUB = next((Path(c) for c in _CANDIDATES if c and (Path(c) / "formats.json").is_file()), Path("missing"))
 
 
 def test_metrics_hand_computed():
