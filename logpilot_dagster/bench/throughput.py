@@ -26,6 +26,11 @@ from logpilot_dagster.bench.corpus import bench_sources_toml, build_corpus
 from logpilot_dagster.bench.memory import TreeMemorySampler
 
 
+def _significant(ratio: float) -> float:
+    """Four significant digits: a tiny-N run's ratio (0.0004) must not round to zero."""
+    return float(f"{ratio:.4g}")
+
+
 @dataclass
 class ThroughputResult:
     lines: int
@@ -55,13 +60,15 @@ def run_throughput(lines: int, workdir: Path | None = None, seed: int = 7, loghu
             (home / "sources.toml").write_text(bench_sources_toml(), encoding="utf-8")
         shutil.copytree(engine_home / "landing", dagster_home / "landing", copy_function=os.link)
 
-        engine, engine_rss = _measured([sys.executable, "-m", __name__, "engine", str(engine_home)])
-        drain3, _ = _measured([sys.executable, "-m", __name__, "drain3", str(engine_home)])
+        engine, engine_rss = _measured([sys.executable, "-m", __name__, "engine", str(engine_home)],
+                                       log=workdir / "engine.log")
+        drain3, _ = _measured([sys.executable, "-m", __name__, "drain3", str(engine_home)],
+                              log=workdir / "drain3.log")
         dagster_s, dagster_rss = None, None
         if with_dagster:
             started = time.perf_counter()
             _, dagster_rss = _measured([sys.executable, "-m", __name__, "dagster", str(dagster_home)],
-                                       workdir=workdir)
+                                       log=workdir / "dagster.log", workdir=workdir)
             dagster_s = time.perf_counter() - started
         n = engine["lines_read"]
         engine_rate = n / engine["seconds"]
@@ -72,8 +79,8 @@ def run_throughput(lines: int, workdir: Path | None = None, seed: int = 7, loghu
             drain3_lines_per_s=round(drain3_rate),
             engine_lines_per_s=round(engine_rate),
             dagster_lines_per_s=round(dagster_rate) if dagster_rate else None,
-            engine_ratio=round(engine_rate / drain3_rate, 3),
-            dagster_ratio=round(dagster_rate / drain3_rate, 3) if dagster_rate else None,
+            engine_ratio=_significant(engine_rate / drain3_rate),
+            dagster_ratio=_significant(dagster_rate / drain3_rate) if dagster_rate else None,
             peak_rss_mb=round(engine_rss, 1),
             duckdb_rows_per_s=round(engine["rows"] / engine["step_seconds"]["load"]),
             engine_seconds={k: round(v, 2) for k, v in engine["step_seconds"].items()},
@@ -87,13 +94,19 @@ def run_throughput(lines: int, workdir: Path | None = None, seed: int = 7, loghu
 # --- child processes --------------------------------------------------------------------------------
 
 
-def _measured(command: Sequence[str], workdir: Path | None = None) -> tuple[dict, float]:
-    """Run a phase in a child; return its JSON answer (last stdout line) and its tree's peak RSS in MB."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=workdir)
-    with TreeMemorySampler(process.pid) as sampler:
-        out, _ = process.communicate()
+def _measured(command: Sequence[str], log: Path, workdir: Path | None = None) -> tuple[dict, float]:
+    """Run a phase in a child; return its JSON answer (last stdout line) and its tree's peak RSS in MB.
+
+    The child's log (Dagster's event stream is thousands of lines) goes to `log`, not the terminal;
+    its tail is shown only when the phase fails."""
+    with log.open("w", encoding="utf-8") as log_file:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=workdir)
+        with TreeMemorySampler(process.pid) as sampler:
+            out, _ = process.communicate()
     if process.returncode != 0:
-        raise RuntimeError(f"benchmark phase failed (exit {process.returncode}): {' '.join(command)}")
+        tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-20:])
+        raise RuntimeError(f"benchmark phase failed (exit {process.returncode}): {' '.join(command)}\n"
+                           f"last lines of {log}:\n{tail}")
     lines = [line for line in out.splitlines() if line.startswith("{")]
     return (json.loads(lines[-1]) if lines else {}), sampler.peak_mb
 
@@ -173,7 +186,11 @@ def register(subparsers) -> None:
 def _cli(args) -> int:
     if args.lines < 1_000:
         raise ValueError("--lines must be at least 1,000")
-    result = run_throughput(args.lines, args.workdir, args.seed, args.loghub, not args.no_dagster)
+    try:
+        result = run_throughput(args.lines, args.workdir, args.seed, args.loghub, not args.no_dagster)
+    except RuntimeError as exc:  # a phase failed: its log tail says why, a traceback would not
+        print(f"logpilot bench throughput: {exc}", file=sys.stderr)
+        return 1
     rows = [("Drain3 add_log_message alone", result.drain3_lines_per_s, 1.0),
             ("LogPilot engine (landing → DuckDB)", result.engine_lines_per_s, result.engine_ratio)]
     if result.dagster_lines_per_s:
