@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--split-by", choices=("line", "template"), default="line")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threshold", type=float, help="model confidence below which a line goes to the LLM "
-                       "(default: the model module's DEFAULT_THRESHOLD)")
+                       "(default: calibrated on a validation part of the training lines so that the model's "
+                       "answers above it are 99%% right, and stored with the model)")
     train.add_argument("--embedding-model", help="sentence-transformers folder (default: packaged MiniLM)")
     _rules_options(train)
     train.set_defaults(func=_train)
@@ -101,7 +102,6 @@ def _print_tiers(tiers: dict) -> None:
 def _train(args: argparse.Namespace) -> int:
     from logpilot_dagster.classify.embedder import CachedEmbedder, SentenceEmbedder
     from logpilot_dagster.classify.examples import LabelledDataError, read_labelled_csv
-    from logpilot_dagster.classify.model import DEFAULT_THRESHOLD
     from logpilot_dagster.classify.rules import RuleSet
     from logpilot_dagster.classify.training import build_training_set, train_and_register
 
@@ -113,13 +113,17 @@ def _train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     outcome = train_and_register(frame, args.model_dir, embedder, rules=rules, test_size=args.test_size,
                                  seed=args.seed, split_by=args.split_by,
-                                 threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold)
+                                 threshold=args.threshold)
     m = outcome.metrics
     print(f"trained {outcome.version_dir} on {m['split']['train_lines']:,} lines in "
           f"{time.perf_counter() - started:.1f}s; held out {m['split']['test_lines']:,} (split by {args.split_by})")
     if "accuracy" in m:
         print(f"  accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
               f"coverage {json.dumps({k: round(v, 4) for k, v in m['coverage_per_tier'].items()})}")
+    calibration = outcome.calibration or {}
+    print(f"  confidence threshold {outcome.threshold:.3f}"
+          + (f" (calibrated: {calibration['accuracy']:.4f} right on {calibration['coverage']:.0%} of "
+             f"{calibration['validation_lines']:,} validation lines)" if calibration.get("accuracy") else ""))
     print(f"  {'promoted' if outcome.promoted else 'NOT promoted'}: {outcome.reason}")
     print(f"  in use: {outcome.in_use}")
     return 0

@@ -89,30 +89,40 @@ def read_ground_truth(path: str | Path) -> pd.DataFrame:
 
 def held_out_split(frame: pd.DataFrame, test_size: float = 0.2, seed: int = 0,
                    by: str = "line") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Train and test parts. `by="line"`: a stratified split of lines (templates recur in both, as in
-    production); `by="template"`: whole templates go to one side (the model meets unseen templates) — the
-    `template_id` column when the frame has one (the miner's or the generator's id), else the template key."""
+    """Train and test parts, stable across runs: a line (or template) lands on the same side every time the
+    training set is rebuilt, so a promoted model never trained on lines a later candidate is tested on,
+    and the promotion comparison stays fair as labels accumulate.
+
+    `by="line"`: lines whose (source, message, n-th repeat) hash falls under `test_size` are held out
+    (templates recur on both sides, as in production; a label with no such line gives up its lowest-hash one).
+    `by="template"`: whole templates go to one side, the lowest-hash `test_size` share of each label's
+    templates — the `template_id` column when the frame has one (the miner's or the generator's id), else
+    the template key — so the model meets templates it has never seen."""
     if len(frame) < 2:
         raise ModelError(f"need at least two labelled examples to hold some out, got {len(frame)}")
-    rng = np.random.default_rng(seed)
-    if by == "template":
-        keys = frame["source"] + "\x00" + (frame["template_id"].astype(str) if "template_id" in frame.columns
-                                           else frame["log_message"].map(template_key))
-        test_mask = np.zeros(len(frame), dtype=bool)
-        for _, group in frame.groupby("target_label"):
-            group_keys = np.array(keys.loc[group.index].unique(), dtype=object)
-            rng.shuffle(group_keys)
-            n_test = int(round(len(group_keys) * test_size)) if len(group_keys) > 1 else 0
-            test_mask |= keys.isin(set(group_keys[:n_test])).to_numpy() & frame.index.isin(group.index)
-    elif by == "line":
-        test_mask = np.zeros(len(frame), dtype=bool)
-        for _, group in frame.groupby("target_label"):
-            positions = frame.index.get_indexer(group.index)
-            rng.shuffle(positions)
-            n_test = int(round(len(positions) * test_size)) if len(positions) > 1 else 0
-            test_mask[positions[:n_test]] = True
+    if by == "line":
+        # The n-th repeat of a message is its own line: a message that never varies still lands on both sides.
+        repeat = frame.groupby(["source", "log_message"], sort=False).cumcount().astype(str)
+        keys = frame["source"].astype(str) + "\x00" + frame["log_message"].astype(str) + "\x00" + repeat
+    elif by == "template":
+        keys = frame["source"].astype(str) + "\x00" + (
+            frame["template_id"].astype(str) if "template_id" in frame.columns
+            else frame["log_message"].map(template_key))
     else:
         raise ValueError(f"split by 'line' or 'template', not {by!r}")
+    share = pd.Series(pd.util.hash_pandas_object(keys, index=False, hash_key=f"{seed:016d}"[-16:]).to_numpy()
+                      / 2.0 ** 64, index=frame.index)
+    test_mask = pd.Series(False, index=frame.index)
+    for _, group in frame.groupby("target_label"):
+        if by == "line":
+            held = share.loc[group.index] < test_size
+            if not held.any() and len(group) > 1 and test_size > 0:
+                held.loc[share.loc[group.index].idxmin()] = True
+        else:
+            ranked = share.loc[group.index].groupby(keys.loc[group.index]).min().sort_values()
+            n_test = int(round(len(ranked) * test_size)) if len(ranked) > 1 else 0
+            held = keys.loc[group.index].isin(set(ranked.index[:n_test]))
+        test_mask.loc[group.index] = held.to_numpy()
     return frame[~test_mask].reset_index(drop=True), frame[test_mask].reset_index(drop=True)
 
 
@@ -157,15 +167,21 @@ def calibrate_threshold(probabilities: Sequence[float], correct: Sequence[bool],
 
 def train_calibrated(frame: pd.DataFrame, embedder: Embedder, rules: RuleSet | None = None,
                      validation_size: float = 0.2, seed: int = 0, target_accuracy: float = CALIBRATION_TARGET,
-                     validation_by: str = "line", **train_options) -> LogClassifier:
+                     validation_by: str = "line", min_threshold: float = DEFAULT_THRESHOLD,
+                     **train_options) -> LogClassifier:
     """Train on `frame` with a confidence threshold calibrated on a validation part of it.
 
     A model is fitted on the rest, the threshold chosen on the validation lines that no rule decides
     (line-weighted, see `calibrate_threshold`), then the model is refitted on all of `frame` with that
     threshold; the calibration is kept in the model's `training` metadata. `validation_by="line"` calibrates
     for new lines of known templates (validation templates also occur in the fit part, so the threshold comes
-    out low); `"template"` for templates the model has never seen (a stricter, higher threshold)."""
-    fit, validation = held_out_split(frame, test_size=validation_size, seed=seed, by=validation_by)
+    out low); `"template"` for templates the model has never seen (a stricter, higher threshold).
+    The threshold is never below `min_threshold` (default 0.5, even odds): validation lines of known
+    templates cannot show how unsure the model is on a template it has never seen, and below even odds its
+    best label is less likely than the others together, so the line goes on to the LLM."""
+    # Another seed than the train/test split's: with the same one the (stable, hashed) validation part of a
+    # train part would be empty, since every line under the cut went to the test part.
+    fit, validation = held_out_split(frame, test_size=validation_size, seed=seed + 7919, by=validation_by)
     if rules is not None and len(validation):
         unruled = [rules.first_match(s, m) is None
                    for s, m in zip(validation["source"], validation["log_message"], strict=True)]
@@ -178,9 +194,10 @@ def train_calibrated(frame: pd.DataFrame, embedder: Embedder, rules: RuleSet | N
                                           [g == t for (g, _), t in zip(guesses, validation["target_label"],
                                                                        strict=True)], target_accuracy)
     model = train_classifier(list(frame["log_message"]), list(frame["target_label"]), embedder,
-                             calibration["threshold"], **train_options)
+                             max(calibration["threshold"], min_threshold), **train_options)
     model.training["threshold_calibration"] = {**calibration, "validation_size": validation_size,
-                                            "validation_by": validation_by, "seed": seed}
+                                            "validation_by": validation_by, "seed": seed,
+                                            "min_threshold": min_threshold}
     return model
 
 
@@ -192,6 +209,8 @@ class TrainingOutcome:
     metrics: dict
     incumbent_metrics: dict | None
     in_use: Path | None  # the promoted version after this run
+    threshold: float = 0.0  # the candidate's model-tier confidence threshold
+    calibration: dict | None = None  # how it was calibrated, when it was
 
 
 def train_and_register(frame: pd.DataFrame, store_root: str | Path, embedder: Embedder,
@@ -228,7 +247,8 @@ def train_and_register(frame: pd.DataFrame, store_root: str | Path, embedder: Em
                                         "candidate_metrics": _headline(metrics)})
     if promoted:
         store.promote(version_dir)
-    return TrainingOutcome(version_dir, promoted, reason, metrics, incumbent_metrics, store.promoted_dir())
+    return TrainingOutcome(version_dir, promoted, reason, metrics, incumbent_metrics, store.promoted_dir(),
+                           model.threshold, model.training.get("threshold_calibration"))
 
 
 def _headline(metrics: dict | None) -> dict | None:

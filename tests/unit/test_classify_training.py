@@ -157,5 +157,31 @@ def test_training_without_a_threshold_calibrates_it_and_keeps_the_calibration(tm
     outcome = train_and_register(labelled_lines(per_template=8, seed=2), tmp_path / "store", embedder, seed=1)
     meta = json.loads((outcome.version_dir / "metadata.json").read_text())
     calibration = meta["training"]["threshold_calibration"]
-    assert calibration["validation_lines"] > 0 and meta["threshold"] == calibration["threshold"]
-    assert LogClassifier.load(outcome.version_dir).threshold == calibration["threshold"]
+    assert calibration["validation_lines"] > 0
+    assert meta["threshold"] == max(calibration["threshold"], calibration["min_threshold"])
+    assert LogClassifier.load(outcome.version_dir).threshold == meta["threshold"] == outcome.threshold
+
+
+def test_the_line_split_is_stable_as_labels_accumulate():
+    """A line held out once stays held out when more labelled lines arrive, so a promoted model was never
+    trained on lines a later candidate is compared on; repeats of one message land on both sides."""
+    data = labelled_lines(per_template=8, seed=2)
+    _, test = held_out_split(data, test_size=0.2, seed=0, by="line")
+    more = pd.concat([data, labelled_lines(per_template=8, seed=5)], ignore_index=True)
+    _, test_later = held_out_split(more, test_size=0.2, seed=0, by="line")
+    pairs = lambda f: set(zip(f["source"], f["log_message"], strict=True))  # noqa: E731
+    assert pairs(test) <= pairs(test_later)
+    repeated = pd.DataFrame({"source": ["crm"] * 50, "log_message": ["Feature X is no longer supported."] * 50,
+                             "target_label": ["Deprecation Warning"] * 50})
+    train, test = held_out_split(pd.concat([data, repeated], ignore_index=True), test_size=0.2, by="line")
+    assert "Feature X is no longer supported." in set(train["log_message"]) & set(test["log_message"])
+
+
+def test_frequent_keys_weigh_more_unless_told_otherwise():
+    embedder = HashingEmbedder()
+    data = labelled_lines(per_template=3, seed=2)
+    weighted = train_classifier(list(data["log_message"]), list(data["target_label"]), embedder)
+    flat = train_classifier(list(data["log_message"]), list(data["target_label"]), embedder, key_weighting="none")
+    assert weighted.training["key_weighting"] == "log_lines" and flat.training["key_weighting"] == "none"
+    with pytest.raises(ModelError, match="key_weighting"):
+        train_classifier(list(data["log_message"]), list(data["target_label"]), embedder, key_weighting="idf")

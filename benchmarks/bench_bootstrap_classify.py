@@ -1,0 +1,124 @@
+"""Classification in a bootstrap: how much time labelling adds, and how right the labels in `logs_labelled` are.
+
+1. train: a sample (`--train-seed`, `--train-lines`) goes through the engine bootstrap, the training set is
+   assembled as the `training_set` asset does (ground truth joined to `logs`), and a model is trained and
+   promoted as `log_classifier` does (held-out lines, calibrated threshold, rules first);
+2. bootstrap: another sample (`--seed`, `--lines`: the same generator, other values, other days) goes through
+   the engine bootstrap (`run_bootstrap`, landing files to DuckDB), timed;
+3. classify: `label_templates` labels every template of that warehouse with the promoted model, timed from a
+   cold start (embedder and model loaded inside the timing, empty template cache), as `template_labels` does;
+   `logs_labelled` then gives every line its label;
+4. score: `logs_labelled` joined to the second sample's ground truth on file and line, per deciding tier.
+
+    .venv/bin/python benchmarks/bench_bootstrap_classify.py --lines 1000000 --json benchmarks/out/boot_cls.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from logpilot_dagster.classify.classifier import ClassifierConfig, HybridClassifier, default_model_store  # noqa: E402
+from logpilot_dagster.classify.embedder import CachedEmbedder, SentenceEmbedder  # noqa: E402
+from logpilot_dagster.classify.rules import RuleSet  # noqa: E402
+from logpilot_dagster.classify.template_labels import CACHE_FILE, label_templates  # noqa: E402
+from logpilot_dagster.classify.training import train_and_register  # noqa: E402
+from logpilot_dagster.classify.training_data import GROUND_TRUTH_FILE, assemble_training_set  # noqa: E402
+from logpilot_dagster.pipeline import run_bootstrap  # noqa: E402
+from logpilot_dagster.samples.generator import generate_sample  # noqa: E402
+from logpilot_dagster.settings import HomeLayout  # noqa: E402
+
+
+def bootstrap_home(home: Path, lines: int, seed: int) -> tuple[HomeLayout, float, int]:
+    """A generated sample bootstrapped by the engine; the layout, the bootstrap's seconds and lines read."""
+    layout = HomeLayout(home)
+    generate_sample(layout.landing, lines=lines, seed=seed, truth_dir=layout.sample_truth,
+                    catalog_path=layout.system_catalog_csv)
+    started = time.perf_counter()
+    result = run_bootstrap(layout)
+    seconds = time.perf_counter() - started
+    return layout, seconds, sum(s.lines_read - s.header_lines for s in result.stages)
+
+
+def train_promoted(layout: HomeLayout, store: Path) -> dict:
+    with duckdb.connect(str(layout.duckdb)) as con:
+        frame = assemble_training_set(con, layout.labels, layout.sample_truth / GROUND_TRUTH_FILE)
+    outcome = train_and_register(frame, store, CachedEmbedder(SentenceEmbedder()), rules=RuleSet.default())
+    return {"examples": len(frame), "held_out_accuracy": outcome.metrics.get("accuracy"),
+            "held_out_macro_f1": outcome.metrics.get("macro_f1"), "threshold": outcome.threshold,
+            "promoted": outcome.promoted}
+
+
+def classify_warehouse(layout: HomeLayout, store: Path) -> tuple[dict, float]:
+    started = time.perf_counter()
+    classifier = HybridClassifier(ClassifierConfig(model_dir=str(store), use_model=True))
+    with duckdb.connect(str(layout.duckdb)) as con:
+        summary = label_templates(con, classifier, layout.models / CACHE_FILE)
+    seconds = time.perf_counter() - started
+    return {"templates": summary.templates, "decided_now": summary.decided_now,
+            "llm_calls": summary.llm_calls, "lines_by_tier": dict(summary.lines_by_tier)}, seconds
+
+
+def agreement(layout: HomeLayout) -> dict:
+    """Share of good lines whose label in `logs_labelled` is the generator's, overall and per deciding tier."""
+    with duckdb.connect(str(layout.duckdb), read_only=True) as con:
+        rows = con.execute("""
+            SELECT l.label_tier, count(*), sum((l.label = t.label)::INT)
+            FROM logs_labelled l
+            JOIN (SELECT file, CAST(line AS BIGINT) AS line, label
+                  FROM read_csv(?, all_varchar = true, header = true)
+                  WHERE coalesce(label, '') <> '' AND coalesce(bad_reason, '') = '') t
+              ON l.partition_key = t.file AND l.line_no = t.line
+            GROUP BY ALL ORDER BY 1
+        """, [str(layout.sample_truth / GROUND_TRUTH_FILE)]).fetchall()
+    total, right = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    return {"lines": total, "accuracy": right / total if total else 0.0,
+            "per_tier": {tier or "none": {"lines": n, "accuracy": ok / n} for tier, n, ok in rows}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=1_000_000, help="lines of the bootstrapped sample")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--train-lines", type=int, default=100_000, help="lines of the sample trained on")
+    parser.add_argument("--train-seed", type=int, default=11)
+    parser.add_argument("--workdir", type=Path, help="keep both homes here (default: a temp folder)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="logpilot-boot-cls-"))
+    train_layout, _, train_lines = bootstrap_home(workdir / "train", args.train_lines, args.train_seed)
+    store = default_model_store(train_layout)
+    training = train_promoted(train_layout, store)
+    print(f"trained on {train_lines:,} lines (seed {args.train_seed}): {json.dumps(training)}")
+
+    layout, boot_s, lines = bootstrap_home(workdir / "bootstrap", args.lines, args.seed)
+    labelling, cls_s = classify_warehouse(layout, store)
+    score = agreement(layout)
+    result = {"lines": lines, "bootstrap_seconds": round(boot_s, 2), "classification_seconds": round(cls_s, 2),
+              "classification_share_of_bootstrap": round(cls_s / boot_s, 4),
+              "classified_lines_per_s": round(lines / cls_s), "labelling": labelling,
+              "agreement_with_truth": score, "training": training, "train_lines": train_lines}
+    print(f"{lines:,} lines: bootstrap {boot_s:.1f}s, classification {cls_s:.1f}s "
+          f"(+{cls_s / boot_s:.1%}; {lines / cls_s:,.0f} lines/s amortised; "
+          f"{labelling['templates']} templates, {labelling['llm_calls']} LLM calls)")
+    print(f"labels agree with the ground truth on {score['accuracy']:.2%} of {score['lines']:,} lines")
+    for tier, s in score["per_tier"].items():
+        print(f"  {tier:<13}{s['lines']:>10,} lines  accuracy {s['accuracy']:.4f}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
