@@ -39,10 +39,9 @@ class Corpus:
 
 def bench_sources_toml() -> str:
     """The default sources registry plus the Loghub-derived folder."""
-    from importlib import resources
+    from logpilot_dagster.ingest.sources import default_sources_text
 
-    default = resources.files("logpilot_dagster.ingest").joinpath("default_sources.toml").read_text("utf-8")
-    return default + LOGHUB_SOURCE_TOML
+    return default_sources_text() + LOGHUB_SOURCE_TOML
 
 
 def build_corpus(landing: Path, lines: int, seed: int = 7, loghub: Path | None = None,
@@ -74,9 +73,10 @@ def _loghub_events(folder: Path) -> list[tuple[str, str, list[tuple[int, int]]]]
 
 def _param_spans(content: str, template: str) -> list[tuple[int, int]]:
     """Where the template's `<*>` fall in the content; the whole line when the template does not align."""
-    pattern = "^" + "(.*?)".join(re.escape(p) for p in template.split("<*>")) + "$"
+    from logpilot_dagster.pipeline import template_regex
+
     try:
-        m = re.match(pattern, content, re.DOTALL)
+        m = re.match(template_regex(template), content, re.DOTALL)
     except re.error:
         m = None
     if m is None:

@@ -36,6 +36,11 @@ class SourceSpec:
         return _glob_regex(self.path).match(_without_gz(relative_path)) is not None
 
 
+def default_sources_text() -> str:
+    """The packaged registry's TOML, the starting point for a home's own `sources.toml`."""
+    return resources.files("logpilot_dagster.ingest").joinpath("default_sources.toml").read_text("utf-8")
+
+
 class SourcesRegistry:
     def __init__(self, sources: list[SourceSpec]) -> None:
         names = [s.name for s in sources]
@@ -82,8 +87,7 @@ class SourcesRegistry:
 
     @classmethod
     def default(cls) -> SourcesRegistry:
-        text = resources.files("logpilot_dagster.ingest").joinpath("default_sources.toml").read_text("utf-8")
-        return cls.from_toml(text, "default_sources.toml")
+        return cls.from_toml(default_sources_text(), "default_sources.toml")
 
 
 def _spec_from(entry: dict[str, Any], where: str) -> SourceSpec:
