@@ -27,6 +27,9 @@ class MinerConfig:
       are remembered so a message of a known shape needs no masking regex; dropped and rebuilt when full.
     - `max_value_words`: per source, how many distinct word-like masked values are remembered as
       evidence for merging (see `postprocess`).
+    - `max_constant_values`, `min_constant_count`: a key whose values are at most this many plain words,
+      seen at least `min_constant_count` times per value, is an enumeration whose value names the event's
+      variant (`tty=NODEVssh`, `auth:SIMPLE`); its values are kept as wording (see `constants`).
     """
 
     sim_th: float = 0.9
@@ -38,6 +41,8 @@ class MinerConfig:
     max_cached_signatures: int = 200_000
     max_cached_shapes: int = 50_000
     max_value_words: int = 50_000
+    max_constant_values: int = 4
+    min_constant_count: int = 10
 
     def to_drain3(self) -> TemplateMinerConfig:
         """An explicit Drain3 config: never let Drain3 read a `drain3.ini` from the working directory."""

@@ -29,6 +29,9 @@ _CLOCK = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?"
 _UNIT = (r"(?:[KMGTP]i?B|B|bytes?|KB/s|MB/s|[kKMG]bps|ns|us|µs|ms|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?"
          r"|days?)")
 
+# A unit on its own, as the word after a number.
+UNIT_RE = re.compile(_UNIT)
+
 # name -> pattern. The names document the types; the miner needs only "is a variable".
 VARIABLE_PATTERNS: dict[str, str] = {
     # The PII masker's tokens (<EMAIL_REDACTED>, <IP_REDACTED>, <CC_REDACTED>, <SSN_REDACTED>, ...).
@@ -56,8 +59,10 @@ VARIABLE_PATTERNS: dict[str, str] = {
     + _AT_TOKEN_END,
     # A path, with its query string if it has one (`/v2/servers?all=True&since=...`).
     "path": rf"(?:[A-Za-z]:(?:{_PATH_SEGMENT})+|(?:{_PATH_SEGMENT}){{2,}}[\\/]?)(?:\?[^\s\"'<>]*)?" + _AT_TOKEN_END,
-    # A number with its unit, glued or spaced: 10ms, 4 KB, 1.5 sec, 300 bytes.
-    "quantity": rf"\d+(?:\.\d+)? ?{_UNIT}(?![^{_DELIMS}:])",
+    # A number glued to its unit: 10ms, 4KB, 1.5s. A spaced unit (`4 KB`, `300 bytes`) is a token of its
+    # own, which Drain3 compares like a value (see `tokenize.drain_content`): the template keeps it when
+    # it is always the same (`took <*> ms`) and makes it a `<*>` when it varies (`KB` / `MB`).
+    "quantity": rf"\d+(?:\.\d+)?{_UNIT}(?![^{_DELIMS}:])",
     # Hex, numbers, ids such as blk_-123, t761 or 24-54-76-216.example.net: any token holding a digit
     # (whole, to its end), except a word with one trailing digit (SOCKS5, eth0, utf8) that names a thing
     # rather than counts it. A trailing '.' (end of sentence) is not part of the value.

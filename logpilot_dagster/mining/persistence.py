@@ -2,7 +2,8 @@
 
 Each source keeps Drain3's own snapshot (the tree and clusters, as Drain3's `save_state` writes them) and
 one example message per cluster. The document carries `format_version`; a reader refuses any other
-version with a clear error instead of guessing.
+version with a clear error instead of guessing. Version 2 added each source's `key_values` (see
+`constants`); a version 1 document still loads, its sources starting with no key counts.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from pathlib import Path
 from logpilot_dagster.mining.config import MinerConfig
 
 STATE_FILE = "miner_state.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Versions this reader loads: the current one and those it can upgrade.
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class SourceState:
     value_words: list[str] = field(default_factory=list)
     issued: dict[int, int] = field(default_factory=dict)
     signatures: dict[str, int] = field(default_factory=dict)
+    key_values: dict[str, dict[str, int] | None] = field(default_factory=dict)
 
 
 def write_state(folder: Path, config: MinerConfig, sources: dict[str, SourceState]) -> None:
@@ -37,7 +41,8 @@ def write_state(folder: Path, config: MinerConfig, sources: dict[str, SourceStat
                    "examples": {str(k): v for k, v in state.examples.items()},
                    "value_words": state.value_words,
                    "issued": {str(k): v for k, v in state.issued.items()},
-                   "signatures": state.signatures}
+                   "signatures": state.signatures,
+                   "key_values": state.key_values}
             for name, state in sources.items()
         },
     }
@@ -62,17 +67,18 @@ def read_state(folder: Path) -> tuple[MinerConfig, dict[str, SourceState]] | Non
         return None
     document = json.loads(path.read_text(encoding="utf-8"))
     version = document.get("format_version") if isinstance(document, dict) else None
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ValueError(
             f"{path}: miner state format version {version!r} is not supported "
-            f"(this LogPilot reads version {FORMAT_VERSION}); re-mine the sources to rebuild it"
+            f"(this LogPilot reads versions {READABLE_VERSIONS[0]} to {FORMAT_VERSION}); re-mine the sources to "
+            "rebuild it"
         )
     known = {field.name for field in fields(MinerConfig)}
     config = MinerConfig(**{k: v for k, v in document["config"].items() if k in known})
     sources = {
         name: SourceState(entry["drain3_snapshot"], {int(k): v for k, v in entry["examples"].items()},
                           list(entry["value_words"]), {int(k): v for k, v in entry["issued"].items()},
-                          dict(entry["signatures"]))
+                          dict(entry["signatures"]), dict(entry.get("key_values", {})))
         for name, entry in document["sources"].items()
     }
     return config, sources

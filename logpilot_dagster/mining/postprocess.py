@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from drain3.drain import LogCluster
 
 from logpilot_dagster.mining.config import WILDCARD
-from logpilot_dagster.mining.tokenize import DRAIN_VALUE_TOKEN
+from logpilot_dagster.mining.tokenize import CONSTANT_MARK, VALUE_LIKE_MARK
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class Grouping:
         for (size, constant), known in self.general.items():
             if size == length:
                 group_id = known.get(tuple(key[i] for i in constant))
-                if group_id is not None:
+                if group_id is not None and not _hides_constant(key, constant):
                     return self.member.get((group_id, len(tokens)))
         return None
 
@@ -72,10 +72,11 @@ class Grouping:
 
 
 def shape(tokens: tuple[str, ...]) -> tuple[str, ...]:
-    """The template with masked values as wildcards and runs of wildcards collapsed to one."""
+    """The template with masked values (and the units after them) as wildcards and runs of wildcards
+    collapsed to one."""
     result: list[str] = []
     for token in tokens:
-        if token == DRAIN_VALUE_TOKEN:
+        if token[0] == VALUE_LIKE_MARK:
             token = WILDCARD
         if token == WILDCARD and result and result[-1] == WILDCARD:
             continue
@@ -114,6 +115,8 @@ _IDENTIFIER_RE = re.compile(r"[a-z][a-z0-9]*(?:[-_.][a-z0-9]+)+")
 def _varies(words: Collection[str], rest: tuple[str | None, ...], position: int, value_words: Collection[str],
             high_cardinality: int) -> bool:
     """Whether the words seen at `position` of a family (templates equal but there) are one variable."""
+    if any(word[0] == CONSTANT_MARK for word in words):
+        return False  # a kept constant names the event's variant (see `constants`)
     if WILDCARD in words or any(word in value_words for word in words):
         return True
     if len(words) >= high_cardinality:
@@ -142,9 +145,15 @@ def _join_covered(by_shape: dict[tuple[str, ...], int], groups: _UnionFind, min_
         for (length, constant), known in general.items():
             if length == len(key) and len(constant) < len(key):
                 cover = known.get(tuple(key[i] for i in constant))
-                if cover is not None and cover != cluster_id:
+                if cover is not None and cover != cluster_id and not _hides_constant(key, constant):
                     groups.union(cover, cluster_id)
                     break
+
+
+def _hides_constant(key: tuple[str, ...], constant: tuple[int, ...]) -> bool:
+    """Whether a shape with words only at `constant` would put a wildcard over one of `key`'s kept constants."""
+    at = set(constant)
+    return any(token[0] == CONSTANT_MARK for i, token in enumerate(key) if i not in at)
 
 
 def group_clusters(clusters: Iterable[LogCluster], value_words: Collection[str] = frozenset(),

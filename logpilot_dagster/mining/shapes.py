@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from operator import methodcaller
 
+from logpilot_dagster.mining.constants import KeyedValue, keep_constants, keyed_values
 from logpilot_dagster.mining.masks import VALUE_WORD_RE
 from logpilot_dagster.mining.tokenize import TAIL, VALUE, mask_message
 
@@ -49,16 +50,24 @@ class Shape:
     words: tuple[str, ...]
     # Whether the shape may be remembered under its key (see `MAX_SHAPE_CHARS`).
     cacheable: bool
+    # The masked values that follow a key (see `constants`), before any is kept as a constant: the
+    # words among them hold no digit, so they too are the same in every message of the shape.
+    keyed: tuple[KeyedValue, ...] = ()
 
 
-def make_shape(message: str, max_head_chars: int) -> tuple[Shape, str, list[str]]:
+def make_shape(message: str, max_head_chars: int,
+               constant_keys: frozenset[str] = frozenset()) -> tuple[Shape, str, list[str]]:
     """The shape of `message` (and of every message with the same shape key), with the message's own
-    signature and values (see `tokenize.mask_message`)."""
+    signature and values (see `tokenize.mask_message`), the values of `constant_keys` kept as wording."""
     signature, values = mask_message(message, max_head_chars)
+    keyed = keyed_values(signature, values)
+    words = tuple(VALUE_WORD_RE.findall(VALUE.join(values))) if values else ()
+    if keyed:
+        signature, values = keep_constants(signature, values, constant_keys)
     sanitised = VALUE in message or TAIL in message
     fixed = not sanitised and _ASCII_DIGIT.search(signature) is None
-    words = tuple(VALUE_WORD_RE.findall(VALUE.join(values))) if values else ()
-    shape = Shape(signature if fixed else None, tuple(map(len, values)), words, len(message) <= MAX_SHAPE_CHARS)
+    shape = Shape(signature if fixed else None, tuple(map(len, values)), words, len(message) <= MAX_SHAPE_CHARS,
+                  keyed)
     return shape, signature, values
 
 

@@ -38,6 +38,7 @@ from drain3.drain import LogCluster
 from drain3.memory_buffer_persistence import MemoryBufferPersistence
 
 from logpilot_dagster.mining.config import WILDCARD, MinerConfig
+from logpilot_dagster.mining.constants import KeyValueCounts, keep_constants
 from logpilot_dagster.mining.engine import ValueAwareDrain
 from logpilot_dagster.mining.persistence import SourceState
 from logpilot_dagster.mining.postprocess import Grouping, group_clusters
@@ -94,6 +95,9 @@ class SourceMiner:
         self._examples: dict[int, str] = dict(state.examples) if state else {}
         self._value_words: set[str] = set(state.value_words) if state else set()
         self._issued: dict[int, int] = dict(state.issued) if state else {}
+        self._key_values = KeyValueCounts(config.max_constant_values, config.min_constant_count,
+                                          state.key_values if state else None)
+        self._constant_keys = self._key_values.constant_keys()
         id_to_cluster = self._drain.id_to_cluster
         self._cluster_of: dict[str, LogCluster] = {}
         if state:
@@ -111,6 +115,11 @@ class SourceMiner:
 
     # -- masking ----------------------------------------------------------------------------------
 
+    def _mask(self, message: str) -> tuple[str, list[str]]:
+        """`tokenize.mask_message`, with the values of constant keys kept as wording (see `constants`)."""
+        signature, values = mask_message(message, self._config.max_head_chars)
+        return keep_constants(signature, values, self._constant_keys)
+
     def _shapes_of(self, keys: list[bytes], messages: Sequence[str]) -> dict[bytes, Shape]:
         """The shape of each distinct key of `keys` (the shape keys of `messages`), cached when possible."""
         shapes = self._shapes
@@ -123,7 +132,7 @@ class SourceMiner:
             if shape is None:
                 if example is None:
                     example = dict(zip(keys, messages, strict=True))
-                shape, _, _ = make_shape(example[key], self._config.max_head_chars)
+                shape, _, _ = make_shape(example[key], self._config.max_head_chars, self._constant_keys)
                 if shape.cacheable:
                     shapes[key] = shape
             found[key] = shape
@@ -148,6 +157,8 @@ class SourceMiner:
         """Learn one chunk; True when Drain3 saw a message (clusters or templates may have changed)."""
         keys = shape_keys(messages)
         shapes = self._shapes_of(keys, messages)
+        if self._count_key_values(keys, shapes):
+            shapes = self._shapes_of(keys, messages)  # a key became constant or variable: mask its shapes anew
         if room:
             for shape in shapes.values():
                 if shape.words:
@@ -159,8 +170,29 @@ class SourceMiner:
             with suppress(ValueError):
                 while True:
                     at = signatures.index(None, at + 1)  # type: ignore[arg-type]
-                    signatures[at] = mask_message(messages[at], self._config.max_head_chars)[0]
+                    signatures[at] = self._mask(messages[at])[0]
         return self._count(signatures, messages)
+
+    def _count_key_values(self, keys: list[bytes], shapes: dict[bytes, Shape]) -> bool:
+        """Count the chunk's keyed values (see `constants`); True when the constant keys changed, and with
+        them how messages are masked (the cached shapes and line entries are then dropped)."""
+        keyed = {key: shape.keyed for key, shape in shapes.items() if shape.keyed}
+        if not keyed:
+            return False
+        lines = Counter(keys)
+        for key, values in keyed.items():
+            self._key_values.observe(values, lines[key])
+        constant_keys = self._key_values.constant_keys()
+        if constant_keys == self._constant_keys:
+            return False
+        changed = constant_keys ^ self._constant_keys
+        self._constant_keys = constant_keys
+        # Only shapes with a value of a changed key mask differently now.
+        stale = [key for key, shape in self._shapes.items() if any(k in changed for _, k, _ in shape.keyed)]
+        for key in stale:
+            del self._shapes[key]
+        self._forget_rendered()
+        return True
 
     def _count(self, signatures: list[str], messages: Sequence[str]) -> bool:
         """Add each message to its signature's cluster, teaching Drain3 the signatures it has not seen."""
@@ -280,13 +312,13 @@ class SourceMiner:
         with random hex) costs no more, one seen again gets a line entry the next time."""
         shape = self._shapes.get(key)
         if shape is None:
-            shape, signature, values = make_shape(message, self._config.max_head_chars)
+            shape, signature, values = make_shape(message, self._config.max_head_chars, self._constant_keys)
             if shape.cacheable:
                 if len(self._shapes) >= self._config.max_cached_shapes:
                     self._shapes.clear()
                 self._shapes[key] = shape
         else:
-            signature, values = mask_message(message, self._config.max_head_chars)
+            signature, values = self._mask(message)
         template_id, rendered = self._rendered_for(signature)
         return line_match(self._id_string(template_id), rendered.template, rendered.params(values))
 
@@ -359,7 +391,7 @@ class SourceMiner:
         result = []
         for template_id, count in counts.items():
             example = self._examples.get(first[template_id], self._examples.get(template_id, ""))
-            signature, _ = mask_message(example, self._config.max_head_chars)
+            signature, _ = self._mask(example)
             _, template = self._render(signature)
             result.append((template_id, template.template, count, example))
         return sorted(result, key=lambda row: (-row[2], row[0]))
@@ -377,4 +409,5 @@ class SourceMiner:
             value_words=sorted(self._value_words),
             issued=dict(self._issued),
             signatures={signature: cluster.cluster_id for signature, cluster in self._cluster_of.items()},
+            key_values=self._key_values.state(),
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from logpilot_dagster.mining.masks import VARIABLE_RE
+from logpilot_dagster.mining.masks import UNIT_RE, VARIABLE_RE
 
 # Control characters that cannot occur in a real signature: one marks a masked value, one the tail.
 VALUE = "\x00"
@@ -24,6 +24,14 @@ _SANITISED = "\ufffd"
 # Drain3 receives tokens joined by spaces; a masked value is this token (a plain word to Drain3, so
 # messages that share masked positions count as similar there).
 DRAIN_VALUE_TOKEN = "<V>"
+# Drain3's spelling of a unit after a masked value (`<V> <ms`): the first character of `<V>` (no token of
+# a message starts with it), so the engine and the merging treat both alike: a unit is part of its value.
+VALUE_LIKE_MARK = "<"
+# Drain3's spelling of a constant key's value kept in the signature (see `constants`): the word after this
+# mark, which no other token starts with. Different constants never match (see `engine`, `postprocess`).
+CONSTANT_MARK = "="
+_KEY_SEPARATORS = "=:"
+_VALUE_ENDS = frozenset(" \t\n\r\f\v,;()[]{}\"'|<>\x01")
 
 # Tokens for Drain3: each masked value on its own, and words split at whitespace and at the delimiters
 # of `key=value`, `key: value`, brackets, quotes and commas. The delimiters stay in the signature text
@@ -62,7 +70,28 @@ def signature_tokens(signature: str) -> list[tuple[int, int]]:
 
 
 def drain_content(signature: str, spans: list[tuple[int, int]]) -> str:
-    """The text handed to Drain3: the tokens joined by single spaces, masked values as `<V>`."""
+    """The text handed to Drain3: the tokens joined by single spaces, masked values as `<V>`, units after
+    them and kept constants marked."""
     return " ".join(
-        DRAIN_VALUE_TOKEN if signature[start] == VALUE else signature[start:end] for start, end in spans
+        DRAIN_VALUE_TOKEN if signature[start] == VALUE
+        else VALUE_LIKE_MARK + signature[start:end] if _is_unit(signature, start, end)
+        else CONSTANT_MARK + signature[start:end] if _is_kept_constant(signature, start, end)
+        else signature[start:end]
+        for start, end in spans
     )
+
+
+def _is_unit(signature: str, start: int, end: int) -> bool:
+    """Whether the token is a unit spaced from the masked value before it (`4 KB`, `2.5 seconds`)."""
+    return start > 1 and signature[start - 1] == " " and signature[start - 2] == VALUE and (
+        UNIT_RE.fullmatch(signature, start, end) is not None)
+
+
+def _is_kept_constant(signature: str, start: int, end: int) -> bool:
+    """Whether the token is the value of `key=value` / `key:value`: the `kv_value` mask masks every such
+    value (see `masks`), so one left in a signature is a constant kept by `constants.keep_constants`."""
+    if start == 0 or signature[start - 1] not in _KEY_SEPARATORS:
+        return False
+    if signature[start - 1] == ":" and not (start > 1 and signature[start - 2].isascii() and signature[start - 2].isalpha()):
+        return False
+    return end == len(signature) or signature[end] in _VALUE_ENDS

@@ -81,7 +81,7 @@ def _write_dataset(root: Path) -> None:
     lines = [f"INFO: job {i} done in {i * 3} ms" for i in range(6)] + ["WARN: disk almost full"] * 2
     (folder / "Tiny_2k.log").write_text("\n".join(lines) + "\n")
     rows = ["LineId,Level,Content,EventId,EventTemplate"]
-    rows += [f'{i + 1},INFO,"{line[6:]}",E1,job <*> done in <*>' for i, line in enumerate(lines[:6])]
+    rows += [f'{i + 1},INFO,"{line[6:]}",E1,job <*> done in <*> ms' for i, line in enumerate(lines[:6])]
     rows += ["7,WARN,disk almost full,E2,disk almost full", "8,WARN,disk almost full,E2,disk almost full"]
     (folder / "Tiny_2k.log_structured_corrected.csv").write_text("\n".join(rows) + "\n")
 

@@ -112,3 +112,17 @@ def test_sources_are_independent():
     b = miner.mine("b", DISK)
     assert a[0].template_id.split(":")[0] == "a" and b[0].template_id.split(":")[0] == "b"
     assert a[0].template == b[0].template
+
+
+def test_version_1_state_still_loads(tmp_path):
+    miner = LogMiner()
+    before = miner.mine("app", DISK)
+    miner.save(tmp_path)
+    document = json.loads((tmp_path / STATE_FILE).read_text())
+    assert document["format_version"] == 2
+    document["format_version"] = 1  # version 1 had no key counts
+    for source in document["sources"].values():
+        del source["key_values"]
+    (tmp_path / STATE_FILE).write_text(json.dumps(document))
+    after = LogMiner.load(tmp_path).match("app", DISK)
+    assert [m.template_id for m in after] == [m.template_id for m in before]
