@@ -11,10 +11,9 @@ import duckdb
 import pyarrow as pa
 
 from logpilot_dagster.ingest.staging import StageStats, read_stage_stats, staged_path
-from logpilot_dagster.warehouse.schema import ensure_schema
+from logpilot_dagster.warehouse.schema import LOGS_STORED, ensure_schema
 
-LOG_COLUMNS = ("log_id", "ts", "source", "level", "component", "message", "template_id", "params", "kv",
-               "ingest_mode", "origin", "partition_key", "line_no", "n_lines")
+LOG_COLUMNS = LOGS_STORED  # origin is computed by the table, not loaded
 QUARANTINE_COLUMNS = ("partition_key", "source", "origin", "line_no", "n_lines", "reason", "detail",
                       "raw_b64", "raw_size")
 
@@ -39,7 +38,11 @@ def load_partitions(con: duckdb.DuckDBPyConnection, keys: Sequence[str], parsed:
     try:
         for table in ("logs", "quarantine", "landing_files"):
             con.execute(f"DELETE FROM {table} WHERE partition_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
-        rows = _insert(con, "logs", LOG_COLUMNS, parsed_files)
+        try:
+            rows = _insert(con, "logs", LOG_COLUMNS, parsed_files)
+        except duckdb.ConversionException as err:  # a hex-string log_id does not convert to UBIGINT
+            raise ValueError("parsed Parquet of an earlier layout (string log_id): re-run the parse step "
+                               f"for these partitions before loading them ({err})") from err
         quarantined = _insert(con, "quarantine", QUARANTINE_COLUMNS, bad_files)
         _insert_file_stats(con, stats)
         con.execute("COMMIT")
