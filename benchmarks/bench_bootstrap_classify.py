@@ -7,6 +7,8 @@
    the engine bootstrap (`run_bootstrap`, landing files to DuckDB), timed;
 3. classify: `label_templates` labels every template of that warehouse with the promoted model, timed from a
    cold start (embedder and model loaded inside the timing, empty template cache), as `template_labels` does;
+   the model store's vector cache (`embeddings.npz`, written by training) spares re-embedding the templates
+   training already saw;
    `logs_labelled` then gives every line its label;
 4. score: `logs_labelled` joined to the second sample's ground truth on file and line, per deciding tier.
 
@@ -28,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from logpilot_dagster.classify.classifier import ClassifierConfig, HybridClassifier, default_model_store  # noqa: E402
-from logpilot_dagster.classify.embedder import CachedEmbedder, SentenceEmbedder  # noqa: E402
+from logpilot_dagster.classify.embedder import EMBEDDINGS_FILE, CachedEmbedder, SentenceEmbedder  # noqa: E402
 from logpilot_dagster.classify.rules import RuleSet  # noqa: E402
 from logpilot_dagster.classify.template_labels import CACHE_FILE, label_templates  # noqa: E402
 from logpilot_dagster.classify.training import train_and_register  # noqa: E402
@@ -52,7 +54,8 @@ def bootstrap_home(home: Path, lines: int, seed: int) -> tuple[HomeLayout, float
 def train_promoted(layout: HomeLayout, store: Path) -> dict:
     with duckdb.connect(str(layout.duckdb)) as con:
         frame = assemble_training_set(con, layout.labels, layout.sample_truth / GROUND_TRUTH_FILE)
-    outcome = train_and_register(frame, store, CachedEmbedder(SentenceEmbedder()), rules=RuleSet.default())
+    embedder = CachedEmbedder(SentenceEmbedder(), store=store / EMBEDDINGS_FILE)
+    outcome = train_and_register(frame, store, embedder, rules=RuleSet.default())
     return {"examples": len(frame), "held_out_accuracy": outcome.metrics.get("accuracy"),
             "held_out_macro_f1": outcome.metrics.get("macro_f1"), "threshold": outcome.threshold,
             "promoted": outcome.promoted}
@@ -64,8 +67,11 @@ def classify_warehouse(layout: HomeLayout, store: Path) -> tuple[dict, float]:
     with duckdb.connect(str(layout.duckdb)) as con:
         summary = label_templates(con, classifier, layout.models / CACHE_FILE)
     seconds = time.perf_counter() - started
+    embedder = classifier.embedder
     return {"templates": summary.templates, "decided_now": summary.decided_now,
-            "llm_calls": summary.llm_calls, "lines_by_tier": dict(summary.lines_by_tier)}, seconds
+            "llm_calls": summary.llm_calls, "lines_by_tier": dict(summary.lines_by_tier),
+            "vectors_from_training": embedder.from_store if embedder else 0,
+            "texts_embedded": embedder.computed if embedder else 0}, seconds
 
 
 def agreement(layout: HomeLayout) -> dict:
@@ -110,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
               "agreement_with_truth": score, "training": training, "train_lines": train_lines}
     print(f"{lines:,} lines: bootstrap {boot_s:.1f}s, classification {cls_s:.1f}s "
           f"(+{cls_s / boot_s:.1%}; {lines / cls_s:,.0f} lines/s amortised; "
-          f"{labelling['templates']} templates, {labelling['llm_calls']} LLM calls)")
+          f"{labelling['templates']} templates, {labelling['texts_embedded']} embedded, "
+          f"{labelling['llm_calls']} LLM calls)")
     print(f"labels agree with the ground truth on {score['accuracy']:.2%} of {score['lines']:,} lines")
     for tier, s in score["per_tier"].items():
         print(f"  {tier:<13}{s['lines']:>10,} lines  accuracy {s['accuracy']:.4f}")

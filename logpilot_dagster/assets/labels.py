@@ -52,9 +52,9 @@ def template_labels(context: AssetExecutionContext, config: TemplateLabelsConfig
     `templates`; the `logs_labelled` view shows every line with them. Decided once per template (cached)."""
     layout = storage.layout()
     store = default_model_store(layout)
-    from logpilot_dagster.assets.models import shared_embedder
+    from logpilot_dagster.assets.models import embeddings_file, shared_embedder
 
-    classifier = HybridClassifier(embedder=shared_embedder(), config=ClassifierConfig(
+    classifier = HybridClassifier(embedder=shared_embedder("", embeddings_file(layout)), config=ClassifierConfig(
         model_dir=str(store) if (store / "PROMOTED").is_file() else None,
         use_model=(store / "PROMOTED").is_file(), use_rules=config.use_rules, threshold=config.threshold,
         llm=llm.config(), llm_answers_csv=str(layout.labels / LLM_ANSWERS_FILE)))

@@ -24,12 +24,19 @@ KV_NER_STORE = "kv_ner"
 
 
 @functools.cache
-def shared_embedder(model_path: str = ""):
+def shared_embedder(model_path: str = "", store: str = ""):
     """One text-caching embedder per model folder per process: training, labelling and evaluation in one
-    (in-process) run embed each template once."""
+    (in-process) run embed each template once; with `store` (the model store's `embeddings.npz`) the
+    vectors also carry over to the other steps' processes."""
     from logpilot_dagster.classify.embedder import CachedEmbedder, SentenceEmbedder
 
-    return CachedEmbedder(SentenceEmbedder(model_path or None))
+    return CachedEmbedder(SentenceEmbedder(model_path or None), store=store or None)
+
+
+def embeddings_file(layout) -> str:
+    from logpilot_dagster.classify.embedder import EMBEDDINGS_FILE
+
+    return str(default_model_store(layout) / EMBEDDINGS_FILE)
 
 
 class LogClassifierConfig(Config):
@@ -60,7 +67,7 @@ def log_classifier(context: AssetExecutionContext, config: LogClassifierConfig,
 
     layout = storage.layout()
     frame = read_training_set(layout.labels / TRAINING_SET_FILE)
-    embedder = shared_embedder(config.embedding_model)
+    embedder = shared_embedder(config.embedding_model, embeddings_file(layout))
     outcome = train_and_register(frame, default_model_store(layout), embedder, rules=RuleSet.default(),
                                  test_size=config.test_size, seed=config.seed, split_by=config.split_by,
                                  threshold=config.threshold,

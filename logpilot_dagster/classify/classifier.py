@@ -13,12 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from logpilot_dagster.classify.embedder import CachedEmbedder, SentenceEmbedder
+from logpilot_dagster.classify.embedder import EMBEDDINGS_FILE, CachedEmbedder, SentenceEmbedder
 from logpilot_dagster.classify.examples import LLM_ANSWERS_FILE, LLMAnswerLog
 from logpilot_dagster.classify.labels import DEFAULT_LABELS, DEFAULT_LLM_SOURCES
 from logpilot_dagster.classify.llm import LLMClient, LLMConfig
 from logpilot_dagster.classify.llm_labeller import LabelledExample, LLMLabeller
-from logpilot_dagster.classify.model import LogClassifier, ModelError, resolve_model_dir
+from logpilot_dagster.classify.model import PROMOTED_FILE, LogClassifier, ModelError, resolve_model_dir
 from logpilot_dagster.classify.router import Classification, Router
 from logpilot_dagster.classify.rules import RuleSet
 from logpilot_dagster.settings import HomeLayout
@@ -72,6 +72,12 @@ def load_model(config: ClassifierConfig) -> LogClassifier | None:
         return None
 
 
+def embeddings_store(config: ClassifierConfig) -> Path | None:
+    """The model store's vector cache when the model comes from a store (not from a bare version folder)."""
+    store = Path(config.model_dir) if config.model_dir else default_model_store()
+    return store / EMBEDDINGS_FILE if (store / PROMOTED_FILE).is_file() else None
+
+
 class HybridClassifier:
     """Rules → model → LLM with a per-template cache. One instance holds one run's cache and LLM budget."""
 
@@ -82,7 +88,8 @@ class HybridClassifier:
         self.model = model if model is not None else load_model(self.config)
         self.embedder = None
         if self.model is not None:
-            self.embedder = embedder or CachedEmbedder(SentenceEmbedder(self.config.embedding_model))
+            self.embedder = embedder or CachedEmbedder(SentenceEmbedder(self.config.embedding_model),
+                                                       store=embeddings_store(self.config))
         labels = self.model.labels if self.model is not None else self.config.labels
         client = llm_client or LLMClient(self.config.llm)
         self.llm_client = client
@@ -96,6 +103,11 @@ class HybridClassifier:
     @property
     def labels(self) -> tuple[str, ...]:
         return self.router.labels
+
+    def save_embeddings(self) -> None:
+        """Keep the vectors embedded in this run in the model store, for the next process."""
+        if isinstance(self.embedder, CachedEmbedder):
+            self.embedder.save()
 
     def classify(self, items: Sequence[tuple[str, str]], templates: Sequence[str] | None = None
                  ) -> list[Classification]:

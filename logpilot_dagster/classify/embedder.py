@@ -90,20 +90,30 @@ def _load(path: Path):
         return _LOADED[path]
 
 
+EMBEDDINGS_FILE = "embeddings.npz"  # in a model store: the vectors of every text embedded for it so far
+
+
 class CachedEmbedder:
     """Embeds each distinct text once: training, evaluation and serving see the same templates again and again.
 
     Batches go to the wrapped embedder in one call per `embed`, only for the texts not seen before.
     `computed` counts texts actually embedded (what costs time), so tests can check the cache works.
+    With a `store` file (a model store's `embeddings.npz`), vectors outlive the process: `save()` writes
+    them, the next process that opens the store starts with them, so a template embedded in training is not
+    embedded again when the templates are labelled (Dagster runs those steps in different processes), and
+    when every text is known the sentence-transformers stack is not even imported.
     """
 
-    def __init__(self, inner: Embedder, max_items: int = 200_000):
+    def __init__(self, inner: Embedder, max_items: int = 200_000, store: str | Path | None = None):
         self.inner = inner
         self.name = inner.name
         self.max_items = max_items
         self.computed = 0
+        self.store = Path(store) if store else None
         self._vectors: dict[str, np.ndarray] = {}
+        self._unsaved = False
         self._lock = threading.Lock()
+        self.from_store = self._read_store()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
@@ -118,8 +128,46 @@ class CachedEmbedder:
                     self._vectors.clear()  # simple and bounded; templates are few, so this rarely happens
                 self._vectors.update(zip(missing, vectors, strict=True))
                 self.computed += len(missing)
+                self._unsaved = True
             fresh = dict(zip(missing, vectors, strict=True))
         else:
             fresh = {}
         with self._lock:
             return np.stack([fresh[t] if t in fresh else self._vectors[t] for t in texts])
+
+    def save(self) -> Path | None:
+        """Write every vector to the store (atomically); None when there is no store or nothing new."""
+        if self.store is None or not self._unsaved:
+            return None
+        with self._lock:
+            texts = list(self._vectors)
+            vectors = np.stack([self._vectors[t] for t in texts]).astype(np.float32)
+            self._unsaved = False
+        encoded = [t.encode("utf-8") for t in texts]
+        self.store.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.store.with_name(self.store.name + ".tmp")
+        with tmp.open("wb") as handle:  # texts as one UTF-8 blob and end offsets: fixed-width strings are huge
+            np.savez(handle, embedder=np.array(self.name), vectors=vectors,
+                     ends=np.cumsum([len(e) for e in encoded], dtype=np.int64),
+                     blob=np.frombuffer(b"".join(encoded), dtype=np.uint8))
+        tmp.replace(self.store)
+        return self.store
+
+    def _read_store(self) -> int:
+        """Start from the store's vectors when they come from the same embedding model; it is only a cache,
+        so a missing, unreadable or foreign file means starting empty."""
+        if self.store is None or not self.store.is_file():
+            return 0
+        try:
+            with np.load(self.store, allow_pickle=False) as saved:
+                if str(saved["embedder"]) != self.name:
+                    return 0
+                vectors, ends, blob = saved["vectors"], saved["ends"], saved["blob"].tobytes()
+        except (OSError, ValueError, KeyError):
+            return 0
+        starts = np.r_[0, ends[:-1]]
+        texts = [blob[a:b].decode("utf-8") for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        if len(texts) != len(vectors) or len(texts) > self.max_items:
+            return 0
+        self._vectors.update(zip(texts, vectors, strict=True))
+        return len(texts)

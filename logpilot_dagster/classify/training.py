@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from logpilot_dagster.classify.embedder import Embedder
+from logpilot_dagster.classify.embedder import CachedEmbedder, Embedder
 from logpilot_dagster.classify.evaluation import classification_report, promotion_decision
 from logpilot_dagster.classify.examples import (
     CORRECTIONS_FILE,
@@ -247,6 +247,8 @@ def train_and_register(frame: pd.DataFrame, store_root: str | Path, embedder: Em
                                         "candidate_metrics": _headline(metrics)})
     if promoted:
         store.promote(version_dir)
+    if isinstance(embedder, CachedEmbedder):
+        embedder.save()  # labelling and serving then embed only the templates training never saw
     return TrainingOutcome(version_dir, promoted, reason, metrics, incumbent_metrics, store.promoted_dir(),
                            model.threshold, model.training.get("threshold_calibration"))
 

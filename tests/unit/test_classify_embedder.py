@@ -39,3 +39,39 @@ def test_model_on_real_embeddings_labels_new_lines(real_embedder):  # noqa: F811
     decisions = router.decide(list(zip(fresh["source"], fresh["log_message"], strict=True)))
     accuracy = np.mean([d.target_label == t for d, t in zip(decisions, fresh["target_label"], strict=True)])
     assert accuracy >= 0.95
+
+
+def test_a_stored_cache_carries_vectors_to_the_next_process(tmp_path):
+    from support.labelled import HashingEmbedder
+
+    from logpilot_dagster.classify.embedder import CachedEmbedder
+
+    store = tmp_path / "store" / "embeddings.npz"
+    texts = ["disk full on <*>", "user <*> logged in", "résumé uploaded — ✓ <*>", "multi\nline <*>"]
+    first = CachedEmbedder(HashingEmbedder(), store=store)
+    vectors = first.embed(texts)
+    assert first.save() == store and first.save() is None  # nothing new the second time
+
+    inner = HashingEmbedder()
+    second = CachedEmbedder(inner, store=store)
+    assert second.from_store == len(texts)
+    assert np.allclose(second.embed(texts), vectors) and inner.texts == 0  # nothing embedded again
+    second.embed(["a new template <*>"])
+    assert inner.texts == 1
+
+
+def test_a_foreign_or_broken_store_is_ignored(tmp_path):
+    from support.labelled import HashingEmbedder
+
+    from logpilot_dagster.classify.embedder import CachedEmbedder
+
+    store = tmp_path / "embeddings.npz"
+    first = CachedEmbedder(HashingEmbedder(), store=store)
+    first.embed(["disk full on <*>"])
+    first.save()
+    other = HashingEmbedder()
+    other.name = "another-model"
+    assert CachedEmbedder(other, store=store).from_store == 0  # vectors of another model never mix in
+    store.write_bytes(b"not an npz file")
+    broken = CachedEmbedder(HashingEmbedder(), store=store)
+    assert broken.from_store == 0 and broken.embed(["x"]).shape == (1, 256)
