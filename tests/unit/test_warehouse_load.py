@@ -75,3 +75,16 @@ def test_a_logs_table_of_the_earlier_layout_is_migrated(home):
         (255, "nova/old.log:7", "old", ["x"], {"k": "v"})]
     _load(con, home)  # new rows load next to the migrated ones
     assert con.execute("SELECT count(*) FROM logs_labelled").fetchone() == (3,)
+
+
+def test_the_load_caps_duckdb_memory_and_restores_it(monkeypatch, tmp_path):
+    from logpilot_dagster.warehouse.load import LOAD_MEMORY_ENV
+
+    con = duckdb.connect()
+    default, = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    result = load_partitions(con, [], tmp_path, tmp_path, tmp_path)
+    assert result.rows == 0
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == default
+    monkeypatch.setenv(LOAD_MEMORY_ENV, "lots")
+    with pytest.raises(ValueError, match="not a memory size"):
+        load_partitions(con, [], tmp_path, tmp_path, tmp_path)
