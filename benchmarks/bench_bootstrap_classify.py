@@ -14,6 +14,14 @@
 4. score: `logs_labelled` joined to the second sample's ground truth on file and line, per deciding tier.
 
     .venv/bin/python benchmarks/bench_bootstrap_classify.py --lines 1000000 --json benchmarks/out/boot_cls.json
+
+Step 4 alone, on a home whose templates are labelled already (`make run` leaves one in `.logpilot`):
+
+    .venv/bin/python benchmarks/bench_bootstrap_classify.py --score .logpilot
+
+Step 3 alone (its cold start), with every template already in the home's label cache:
+
+    time .venv/bin/python benchmarks/bench_bootstrap_classify.py --label HOME HOME/../train/models/classifier
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from logpilot_dagster.bench.report import write_json_report  # noqa: E402
 from logpilot_dagster.classify.classifier import ClassifierConfig, HybridClassifier, default_model_store  # noqa: E402
 from logpilot_dagster.classify.embedder import EMBEDDINGS_FILE, CachedEmbedder, SentenceEmbedder  # noqa: E402
 from logpilot_dagster.classify.rules import RuleSet  # noqa: E402
@@ -106,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--label"]:  # the child of `classify_warehouse`
         print(json.dumps(label_in_this_process(Path(argv[1]), Path(argv[2]))))
         return 0
+    if argv[:1] == ["--score"]:  # only step 4, on a home labelled already (e.g. `make run`'s .logpilot)
+        print(json.dumps(agreement(HomeLayout(Path(argv[1]).resolve())), indent=1))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines of the bootstrapped sample")
     parser.add_argument("--seed", type=int, default=7)
@@ -136,8 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     for tier, s in score["per_tier"].items():
         print(f"  {tier:<13}{s['lines']:>10,} lines  accuracy {s['accuracy']:.4f}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        write_json_report(args.json, result)
     return 0
 
 

@@ -18,7 +18,6 @@ decision of each template included.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -30,6 +29,7 @@ import pandas as pd
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from logpilot_dagster.bench.report import write_json_report  # noqa: E402
 from logpilot_dagster.classify.embedder import CachedEmbedder, SentenceEmbedder  # noqa: E402
 from logpilot_dagster.classify.labels import TIER_UNCLASSIFIED  # noqa: E402
 from logpilot_dagster.classify.router import Router  # noqa: E402
@@ -172,8 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"throughput: {len(items):,} lines in {elapsed:.1f}s = {len(items) / elapsed:,.0f} lines/s "
           f"({cold.stats.templates:,} templates decided by id, cold cache, embedding included)")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+        write_json_report(args.json, results)
     return 0
 
 

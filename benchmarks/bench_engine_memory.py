@@ -20,15 +20,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from logpilot_dagster.bench.corpus import bench_sources_toml, build_corpus  # noqa: E402
-from logpilot_dagster.bench.throughput import DEFAULT_LOGHUB, _measured  # noqa: E402
+from logpilot_dagster.bench.report import write_json_report  # noqa: E402
+from logpilot_dagster.bench.throughput import DEFAULT_LOGHUB, run_phase  # noqa: E402
 
 
 def measure(home: Path, lines: int, seed: int) -> dict:
     shutil.rmtree(home, ignore_errors=True)
     build_corpus(home / "landing", lines, seed, DEFAULT_LOGHUB if DEFAULT_LOGHUB.is_dir() else None)
     (home / "sources.toml").write_text(bench_sources_toml(), encoding="utf-8")
-    answer, peak = _measured([sys.executable, "-m", "logpilot_dagster.bench.throughput", "engine", str(home)],
-                             log=home.parent / f"engine_{lines}.log")
+    answer, peak = run_phase("engine", home, log=home.parent / f"engine_{lines}.log")
     return {"lines": answer["lines_read"], "engine_lines_per_s": round(answer["lines_read"] / answer["seconds"]),
             "peak_pss_mb": round(peak, 1),
             "duckdb_rows_per_s": round(answer["rows"] / answer["step_seconds"]["load"]),
@@ -51,8 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peak at {results[-1]['lines']:,} lines / peak at {results[0]['lines']:,} lines: "
               f"{results[-1]['peak_pss_mb'] / results[0]['peak_pss_mb']:.2f}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        write_json_report(args.json, results)
     return 0
 
 

@@ -4,7 +4,12 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 from dagster_duckdb import DuckDBResource
 
 from logpilot_dagster.assets.reporting import bar_chart, markdown_table
-from logpilot_dagster.classify.classifier import ClassifierConfig, HybridClassifier, default_model_store
+from logpilot_dagster.classify.classifier import (
+    ClassifierConfig,
+    HybridClassifier,
+    default_embeddings_file,
+    default_model_store,
+)
 from logpilot_dagster.classify.examples import LLM_ANSWERS_FILE
 from logpilot_dagster.classify.template_labels import CACHE_FILE, label_templates
 from logpilot_dagster.classify.training_data import (
@@ -52,11 +57,12 @@ def template_labels(context: AssetExecutionContext, config: TemplateLabelsConfig
     `templates`; the `logs_labelled` view shows every line with them. Decided once per template (cached)."""
     layout = storage.layout()
     store = default_model_store(layout)
-    from logpilot_dagster.assets.models import embeddings_file, shared_embedder
+    from logpilot_dagster.assets.models import shared_embedder
+    from logpilot_dagster.classify.model import PROMOTED_FILE
 
-    classifier = HybridClassifier(embedder=shared_embedder("", embeddings_file(layout)), config=ClassifierConfig(
-        model_dir=str(store) if (store / "PROMOTED").is_file() else None,
-        use_model=(store / "PROMOTED").is_file(), use_rules=config.use_rules, threshold=config.threshold,
+    classifier = HybridClassifier(embedder=shared_embedder("", str(default_embeddings_file(layout))), config=ClassifierConfig(
+        model_dir=str(store) if (store / PROMOTED_FILE).is_file() else None,
+        use_model=(store / PROMOTED_FILE).is_file(), use_rules=config.use_rules, threshold=config.threshold,
         llm=llm.config(), llm_answers_csv=str(layout.labels / LLM_ANSWERS_FILE)))
     with duckdb.get_connection() as con:
         result = label_templates(con, classifier, layout.models / CACHE_FILE, corrections_dir=layout.labels)

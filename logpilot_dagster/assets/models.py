@@ -15,7 +15,7 @@ from dagster_duckdb import DuckDBResource
 
 from logpilot_dagster.assets.labels import CLASSIFICATION_GROUP
 from logpilot_dagster.assets.reporting import markdown_table
-from logpilot_dagster.classify.classifier import default_model_store
+from logpilot_dagster.classify.classifier import default_embeddings_file, default_model_store
 from logpilot_dagster.classify.training_data import TRAINING_SET_FILE, read_training_set
 from logpilot_dagster.resources.storage import LogPilotStorage
 
@@ -32,11 +32,6 @@ def shared_embedder(model_path: str = "", store: str = ""):
 
     return CachedEmbedder(SentenceEmbedder(model_path or None), store=store or None)
 
-
-def embeddings_file(layout) -> str:
-    from logpilot_dagster.classify.embedder import EMBEDDINGS_FILE
-
-    return str(default_model_store(layout) / EMBEDDINGS_FILE)
 
 
 class LogClassifierConfig(Config):
@@ -67,7 +62,7 @@ def log_classifier(context: AssetExecutionContext, config: LogClassifierConfig,
 
     layout = storage.layout()
     frame = read_training_set(layout.labels / TRAINING_SET_FILE)
-    embedder = shared_embedder(config.embedding_model, embeddings_file(layout))
+    embedder = shared_embedder(config.embedding_model, str(default_embeddings_file(layout)))
     outcome = train_and_register(frame, default_model_store(layout), embedder, rules=RuleSet.default(),
                                  test_size=config.test_size, seed=config.seed, split_by=config.split_by,
                                  threshold=config.threshold,

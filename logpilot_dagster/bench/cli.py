@@ -7,9 +7,10 @@ sub-parsers and sets `func`. A new harness (e.g. `throughput`) appends itself th
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from pathlib import Path
+
+from logpilot_dagster.bench.report import write_json_report
 
 SubRegistration = Callable[[argparse._SubParsersAction], None]
 
@@ -31,9 +32,7 @@ def _loghub(args: argparse.Namespace) -> int:
     report = run(args.data, names)
     print(format_table(report))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {args.json}")
+        print(f"wrote {write_json_report(args.json, report)}")
     return 0
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from logpilot_dagster.bench.corpus import bench_sources_toml, build_corpus
 from logpilot_dagster.bench.memory import TreeMemorySampler
+from logpilot_dagster.bench.report import write_json_report
 
 
 def _significant(ratio: float) -> float:
@@ -44,9 +45,6 @@ class ThroughputResult:
     engine_seconds: dict[str, float]
     dagster_peak_rss_mb: float | None = None
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1)
-
 
 def run_throughput(lines: int, workdir: Path | None = None, seed: int = 7, loghub: Path | None = None,
                    with_dagster: bool = True) -> ThroughputResult:
@@ -60,15 +58,12 @@ def run_throughput(lines: int, workdir: Path | None = None, seed: int = 7, loghu
             (home / "sources.toml").write_text(bench_sources_toml(), encoding="utf-8")
         shutil.copytree(engine_home / "landing", dagster_home / "landing", copy_function=os.link)
 
-        engine, engine_rss = _measured([sys.executable, "-m", __name__, "engine", str(engine_home)],
-                                       log=workdir / "engine.log")
-        drain3, _ = _measured([sys.executable, "-m", __name__, "drain3", str(engine_home)],
-                              log=workdir / "drain3.log")
+        engine, engine_rss = run_phase("engine", engine_home, log=workdir / "engine.log")
+        drain3, _ = run_phase("drain3", engine_home, log=workdir / "drain3.log")
         dagster_s, dagster_rss = None, None
         if with_dagster:
             started = time.perf_counter()
-            _, dagster_rss = _measured([sys.executable, "-m", __name__, "dagster", str(dagster_home)],
-                                       log=workdir / "dagster.log", workdir=workdir)
+            _, dagster_rss = run_phase("dagster", dagster_home, log=workdir / "dagster.log", cwd=workdir)
             dagster_s = time.perf_counter() - started
         n = engine["lines_read"]
         engine_rate = n / engine["seconds"]
@@ -94,13 +89,15 @@ def run_throughput(lines: int, workdir: Path | None = None, seed: int = 7, loghu
 # --- child processes --------------------------------------------------------------------------------
 
 
-def _measured(command: Sequence[str], log: Path, workdir: Path | None = None) -> tuple[dict, float]:
-    """Run a phase in a child; return its JSON answer (last stdout line) and its tree's peak RSS in MB.
+def run_phase(phase: str, home: Path, log: Path, cwd: Path | None = None) -> tuple[dict, float]:
+    """Run a phase (`engine`, `drain3`, `dagster`) over `home` in a child process; return its JSON answer
+    (last stdout line) and its process tree's peak memory in MB.
 
     The child's log (Dagster's event stream is thousands of lines) goes to `log`, not the terminal;
     its tail is shown only when the phase fails."""
+    command = [sys.executable, "-m", __name__, phase, str(home)]
     with log.open("w", encoding="utf-8") as log_file:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=workdir)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=cwd)
         with TreeMemorySampler(process.pid) as sampler:
             out, _ = process.communicate()
     if process.returncode != 0:
@@ -202,7 +199,5 @@ def _cli(args) -> int:
     print(f"  DuckDB load from Parquet              {result.duckdb_rows_per_s:>10,.0f} rows/s")
     print(f"  engine steps (s): {result.engine_seconds}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(result.to_json() + "\n", encoding="utf-8")
-        print(f"wrote {args.json}")
+        print(f"wrote {write_json_report(args.json, asdict(result))}")
     return 0

@@ -72,6 +72,11 @@ def load_model(config: ClassifierConfig) -> LogClassifier | None:
         return None
 
 
+def default_embeddings_file(layout: HomeLayout | None = None) -> Path:
+    """The home's model store's vector cache (see `embedder.CachedEmbedder`)."""
+    return default_model_store(layout) / EMBEDDINGS_FILE
+
+
 def embeddings_store(config: ClassifierConfig) -> Path | None:
     """The model store's vector cache when the model comes from a store (not from a bare version folder)."""
     store = Path(config.model_dir) if config.model_dir else default_model_store()

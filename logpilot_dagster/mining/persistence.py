@@ -67,7 +67,7 @@ def read_state(folder: Path) -> tuple[MinerConfig, dict[str, SourceState]] | Non
         return None
     document = json.loads(path.read_text(encoding="utf-8"))
     version = document.get("format_version") if isinstance(document, dict) else None
-    if version not in READABLE_VERSIONS:
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:  # `true == 1` in Python
         raise ValueError(
             f"{path}: miner state format version {version!r} is not supported "
             f"(this LogPilot reads versions {READABLE_VERSIONS[0]} to {FORMAT_VERSION}); re-mine the sources to "

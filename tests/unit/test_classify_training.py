@@ -180,8 +180,13 @@ def test_the_line_split_is_stable_as_labels_accumulate():
 def test_frequent_keys_weigh_more_unless_told_otherwise():
     embedder = HashingEmbedder()
     data = labelled_lines(per_template=3, seed=2)
+    frequent = data.iloc[0]
+    data = pd.concat([data] + [data.iloc[[0]]] * 200, ignore_index=True)  # one message seen 201 times
     weighted = train_classifier(list(data["log_message"]), list(data["target_label"]), embedder)
     flat = train_classifier(list(data["log_message"]), list(data["target_label"]), embedder, key_weighting="none")
     assert weighted.training["key_weighting"] == "log_lines" and flat.training["key_weighting"] == "none"
+    (label, p_weighted), = weighted.predict([frequent["log_message"]], embedder)
+    (_, p_flat), = flat.predict([frequent["log_message"]], embedder)
+    assert label == frequent["target_label"] and p_weighted > p_flat  # fitted more firmly for its 201 lines
     with pytest.raises(ModelError, match="key_weighting"):
         train_classifier(list(data["log_message"]), list(data["target_label"]), embedder, key_weighting="idf")

@@ -104,6 +104,10 @@ def test_load_missing_folder_is_empty_and_unknown_version_fails(tmp_path):
     (tmp_path / STATE_FILE).write_text(json.dumps(document))
     with pytest.raises(ValueError, match="format version 999"):
         LogMiner.load(tmp_path)
+    document["format_version"] = True  # equals 1 in Python, but is not a version
+    (tmp_path / STATE_FILE).write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="format version True"):
+        LogMiner.load(tmp_path)
 
 
 def test_sources_are_independent():
