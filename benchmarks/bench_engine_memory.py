@@ -32,7 +32,8 @@ def measure(home: Path, lines: int, seed: int) -> dict:
     return {"lines": answer["lines_read"], "engine_lines_per_s": round(answer["lines_read"] / answer["seconds"]),
             "peak_pss_mb": round(peak, 1),
             "duckdb_rows_per_s": round(answer["rows"] / answer["step_seconds"]["load"]),
-            "steps": {k: round(v, 2) for k, v in answer["step_seconds"].items()}}
+            "steps": {k: round(v, 2) for k, v in answer["step_seconds"].items()},
+            "step_memory": answer["step_memory"]}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -105,7 +105,10 @@ def run_phase(phase: str, home: Path, log: Path, cwd: Path | None = None) -> tup
         raise RuntimeError(f"benchmark phase failed (exit {process.returncode}): {' '.join(command)}\n"
                            f"last lines of {log}:\n{tail}")
     lines = [line for line in out.splitlines() if line.startswith("{")]
-    return (json.loads(lines[-1]) if lines else {}), sampler.peak_mb
+    answer = json.loads(lines[-1]) if lines else {}
+    if "step_started" in answer:  # which step holds the memory, and the parent's own share of it
+        answer["step_memory"] = sampler.step_peaks(answer["step_started"], answer["ended"])
+    return answer, sampler.peak_mb
 
 
 def _phase_engine(home: Path) -> dict:
@@ -118,7 +121,8 @@ def _phase_engine(home: Path) -> dict:
     result = run_bootstrap(layout, SourcesRegistry.load(home_file=layout.sources_file))
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "lines_read": sum(s.lines_read - s.header_lines for s in result.stages),
-            "rows": result.load.rows, "step_seconds": result.seconds}
+            "rows": result.load.rows, "step_seconds": result.seconds, "step_started": result.started,
+            "ended": time.monotonic()}
 
 
 def _phase_drain3(home: Path) -> dict:
