@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-import openai
 from pydantic import BaseModel, ValidationError
 
 T = TypeVar("T", bound=BaseModel)
@@ -54,6 +53,9 @@ class LLMClient:
         self.calls = 0  # requests sent, retries included; compared with the budget
         self.failed_attempts = 0
         self._lock = threading.Lock()
+        # Imported only with an endpoint: the client library takes a second to import, and labelling
+        # without an LLM (the usual bootstrap) should not pay for it.
+        openai = _openai() if config.enabled else None
         self._client = (
             openai.OpenAI(
                 base_url=config.base_url,
@@ -106,6 +108,7 @@ class LLMClient:
         }
         if self.config.json_mode:
             request["response_format"] = {"type": "json_object"}
+        openai = _openai()
         try:
             response = self._client.chat.completions.create(**request)
         except openai.APITimeoutError as err:
@@ -128,6 +131,12 @@ class LLMClient:
         except (json.JSONDecodeError, ValidationError, ValueError) as err:
             raise _RetryableProblem(f"reply rejected: {_first_line(err)}") from err
         return reply
+
+
+def _openai():  # noqa: ANN202 - the module
+    import openai
+
+    return openai
 
 
 class _RetryableProblem(Exception):
