@@ -33,7 +33,6 @@ def shared_embedder(model_path: str = "", store: str = ""):
     return CachedEmbedder(SentenceEmbedder(model_path or None), store=store or None)
 
 
-
 class LogClassifierConfig(Config):
     test_size: float = 0.2
     seed: int = 0

@@ -24,7 +24,7 @@ class TreeMemorySampler(threading.Thread):
             self._sample()
 
     def _sample(self) -> None:
-        tree_kb, root_kb = _tree_rss_kb(self.root)
+        tree_kb, root_kb = _tree_pss_kb(self.root)
         self.timeline.append((time.monotonic(), tree_kb, root_kb))
         self.peak_kb = max(self.peak_kb, tree_kb)
 
@@ -57,7 +57,7 @@ class TreeMemorySampler(threading.Thread):
         self.stop()
 
 
-def _tree_rss_kb(root: int) -> tuple[int, int]:
+def _tree_pss_kb(root: int) -> tuple[int, int]:
     """Proportional set size (PSS) summed over the tree, and the root's own: forked workers share their
     parent's pages copy-on-write, and plain RSS would count those pages once per process."""
     parents: dict[int, int] = {}

@@ -82,8 +82,7 @@ def label_templates(con: duckdb.DuckDBPyConnection, classifier, cache_path: str 
             summary.unclassified_reasons[decision.reason.split(";")[-1].strip()[:120]] += 1
     _write_labels(con, out)
     _write_cache(cache_path, identity, cache)
-    if hasattr(classifier, "save_embeddings"):
-        classifier.save_embeddings()
+    classifier.save_embeddings()
     return summary
 
 

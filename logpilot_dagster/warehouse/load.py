@@ -14,7 +14,6 @@ import pyarrow as pa
 from logpilot_dagster.ingest.staging import StageStats, read_stage_stats, staged_path
 from logpilot_dagster.warehouse.schema import LOGS_STORED, ensure_schema
 
-LOG_COLUMNS = LOGS_STORED  # origin is computed by the table, not loaded
 # DuckDB's memory during the bulk load: without a cap it buffers the whole transaction's row groups and the
 # load's memory grows with the input (955 MB for 3.8M rows); capped, it writes blocks out as it goes
 # (372-525 MB for the same rows, a few seconds slower). Restored to DuckDB's default after the load.
@@ -58,7 +57,7 @@ def _load(con: duckdb.DuckDBPyConnection, keys: list[str], parsed_files: list[st
         for table in ("logs", "quarantine", "landing_files"):
             con.execute(f"DELETE FROM {table} WHERE partition_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
         try:
-            rows = _insert(con, "logs", LOG_COLUMNS, parsed_files)
+            rows = _insert(con, "logs", LOGS_STORED, parsed_files)  # origin is computed
         except duckdb.ConversionException as err:  # a hex-string log_id does not convert to UBIGINT
             raise ValueError("parsed Parquet of an earlier layout (string log_id): re-run the parse step "
                              f"for these partitions before loading them ({err})") from err

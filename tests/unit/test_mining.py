@@ -130,3 +130,30 @@ def test_version_1_state_still_loads(tmp_path):
     (tmp_path / STATE_FILE).write_text(json.dumps(document))
     after = LogMiner.load(tmp_path).match("app", DISK)
     assert [m.template_id for m in after] == [m.template_id for m in before]
+
+
+def test_mine_partitions_runs_in_a_child_and_its_errors_reach_the_caller(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from logpilot_dagster.ingest.staging import staged_path
+    from logpilot_dagster.pipeline import mine_partitions, miner_folder
+    from logpilot_dagster.settings import HomeLayout
+
+    layout = HomeLayout(tmp_path)
+    key = "nova/api.log"
+    staged = staged_path(layout.staging, key)
+    staged.parent.mkdir(parents=True)
+    messages = [f"GET /v2/servers/{i} status: 200 len: {i * 7}" for i in range(50)]
+    pq.write_table(pa.table({"source": ["nova"] * 50, "message": messages}), staged)
+
+    result = mine_partitions(layout, [key])  # the child's result comes back whole
+    assert (result.messages, result.mined_partitions) == (50, [key])
+    assert [t.count for t in LogMiner.load(miner_folder(layout)).templates()] == [50]
+    assert mine_partitions(layout, [key]).messages == 0  # the ledger the child wrote is honoured
+
+    document = json.loads((miner_folder(layout) / STATE_FILE).read_text())
+    document["format_version"] = 999
+    (miner_folder(layout) / STATE_FILE).write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="format version 999"):
+        mine_partitions(layout, [key])
