@@ -1,7 +1,9 @@
 """Tier 2: LogisticRegression over sentence embeddings of template keys; its probability is the confidence.
 
-A trained model is a folder: `model.joblib` (the fitted estimator) and `metadata.json` (format version, label
-set, embedder, threshold, training summary, metrics, created_at). `ModelStore` keeps numbered versions of such
+A trained model is a folder: `weights.npz` (the fitted regression's classes, coefficients and intercepts) and
+`metadata.json` (format version, label set, embedder, threshold, training summary, metrics, created_at).
+Serving needs numpy only: importing scikit-learn costs 1.5 to 3 s in every process that labels (measured with
+`python -X importtime`), more than labelling a bootstrap's templates. scikit-learn fits the model. `ModelStore` keeps numbered versions of such
 folders (`v0001`, `v0002`, ...) and a `PROMOTED` pointer to the one in use; a new version is promoted only
 when it scores at least as well as the promoted one (see `classify.training`).
 """
@@ -16,22 +18,54 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import joblib
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from logpilot_dagster.classify.embedder import Embedder
 from logpilot_dagster.classify.keys import template_key
 
-ESTIMATOR_FILE = "model.joblib"
+WEIGHTS_FILE = "weights.npz"
+LEGACY_ESTIMATOR_FILE = "model.joblib"  # format 2: the pickled scikit-learn estimator, still readable
 METADATA_FILE = "metadata.json"
 PROMOTED_FILE = "PROMOTED"
 DEFAULT_THRESHOLD = 0.5
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (2, 3)
 
 
 class ModelError(ValueError):
     """A model folder that is missing, incomplete, or a model that cannot be trained."""
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """A fitted scikit-learn `LogisticRegression` as its weights; `predict_proba` gives the same probabilities."""
+
+    classes_: np.ndarray
+    coef: np.ndarray  # (classes, dims); one row when there are two classes (the logit of classes_[1])
+    intercept: np.ndarray
+
+    @classmethod
+    def from_estimator(cls, estimator) -> LinearModel:
+        return cls(np.asarray(estimator.classes_).astype(str), np.asarray(estimator.coef_, dtype=np.float64),
+                   np.asarray(estimator.intercept_, dtype=np.float64))
+
+    def predict_proba(self, vectors: np.ndarray) -> np.ndarray:
+        scores = np.asarray(vectors, dtype=np.float64) @ self.coef.T + self.intercept
+        if self.coef.shape[0] == 1:
+            positive = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+            return np.column_stack([1.0 - positive, positive])
+        scores -= scores.max(axis=1, keepdims=True)  # softmax without overflow
+        np.exp(scores, out=scores)
+        return scores / scores.sum(axis=1, keepdims=True)
+
+    def save(self, path: Path) -> None:
+        with path.open("wb") as handle:
+            np.savez(handle, classes=self.classes_, coef=self.coef, intercept=self.intercept)
+
+    @classmethod
+    def read(cls, path: Path) -> LinearModel:
+        with np.load(path, allow_pickle=False) as saved:
+            return cls(saved["classes"], saved["coef"], saved["intercept"])
 
 
 @dataclass
@@ -39,7 +73,7 @@ class LogClassifier:
     labels: tuple[str, ...]
     embedder_name: str
     threshold: float
-    estimator: LogisticRegression
+    estimator: LinearModel
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
@@ -70,20 +104,28 @@ class LogClassifier:
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self.estimator, directory / ESTIMATOR_FILE)
+        self.estimator.save(directory / WEIGHTS_FILE)
         write_json(directory / METADATA_FILE, self.metadata())
         return directory
 
     @classmethod
     def load(cls, directory: str | Path) -> LogClassifier:
         directory = Path(directory)
-        if not (directory / METADATA_FILE).is_file() or not (directory / ESTIMATOR_FILE).is_file():
-            raise ModelError(f"{directory} is not a trained model folder (no {METADATA_FILE} / {ESTIMATOR_FILE})")
+        if not (directory / METADATA_FILE).is_file():
+            raise ModelError(f"{directory} is not a trained model folder (no {METADATA_FILE})")
         meta = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ModelError(f"{directory}: model format {meta.get('format_version')} is not {FORMAT_VERSION}; "
+        version = meta.get("format_version")
+        if version not in READABLE_VERSIONS or isinstance(version, bool):
+            raise ModelError(f"{directory}: model format {version} is not one of {READABLE_VERSIONS}; "
                              "retrain it with `logpilot train`")
-        estimator = joblib.load(directory / ESTIMATOR_FILE)
+        weights = directory / (WEIGHTS_FILE if version == FORMAT_VERSION else LEGACY_ESTIMATOR_FILE)
+        if not weights.is_file():
+            raise ModelError(f"{directory} is not a trained model folder (no {weights.name})")
+        try:
+            estimator = (LinearModel.read(weights) if version == FORMAT_VERSION
+                         else LinearModel.from_estimator(_load_legacy(weights)))
+        except (OSError, ValueError, KeyError) as err:
+            raise ModelError(f"{directory}: unreadable {weights.name}: {err}") from err
         return cls(
             labels=tuple(meta["labels"]),
             embedder_name=meta["embedder"],
@@ -133,6 +175,8 @@ def train_classifier(
             by_label[lab] if len(by_label[lab]) <= max_keys_per_label
             else [by_label[lab][i] for i in rng.choice(len(by_label[lab]), max_keys_per_label, replace=False)]))
     keys = [key for key, _ in pairs]
+    from sklearn.linear_model import LogisticRegression  # here, not at import: serving never needs it
+
     estimator = LogisticRegression(C=regularisation, max_iter=3000, class_weight=class_weight)
     weights = (1.0 + np.log([lines_per_pair[p] for p in pairs])) if key_weighting == "log_lines" else None
     estimator.fit(embedder.embed(keys), [label for _, label in pairs], sample_weight=weights)
@@ -140,7 +184,7 @@ def train_classifier(
         labels=tuple(label_set),
         embedder_name=embedder.name,
         threshold=threshold,
-        estimator=estimator,
+        estimator=LinearModel.from_estimator(estimator),
         training={"examples": len(messages), "distinct_keys": len(keys), "max_keys_per_label": max_keys_per_label,
                   "class_weight": class_weight, "regularisation": regularisation, "key_weighting": key_weighting,
                   "per_label": {lab: sum(1 for _, x in pairs if x == lab) for lab in label_set}},
@@ -201,6 +245,12 @@ def resolve_model_dir(path: str | Path) -> Path:
     if promoted is None:
         raise ModelError(f"no trained model in {path} (neither a model folder nor a store with a promoted version)")
     return promoted
+
+
+def _load_legacy(path: Path):
+    import joblib
+
+    return joblib.load(path)
 
 
 def write_json(path: Path, payload: dict) -> None:

@@ -2,7 +2,10 @@
 
 import json
 import re
+import subprocess
+import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from support.labelled import HashingEmbedder, labelled_lines
@@ -10,6 +13,7 @@ from support.labelled import HashingEmbedder, labelled_lines
 from logpilot_dagster.classify.evaluation import classification_report, kv_f1, promotion_decision
 from logpilot_dagster.classify.examples import LabelledDataError, LLMAnswerLog, read_labelled_csv
 from logpilot_dagster.classify.model import (
+    LinearModel,
     LogClassifier,
     ModelError,
     ModelStore,
@@ -32,6 +36,61 @@ def test_a_model_round_trips_through_its_folder(tmp_path):
     assert again.labels == model.labels and again.threshold == 0.4 and again.metrics == {"accuracy": 1.0}
     messages = list(data["log_message"][:5])
     assert again.predict(messages, embedder) == model.predict(messages, embedder)
+
+
+@pytest.mark.parametrize("classes", [2, 5])
+def test_the_saved_weights_give_scikit_learns_probabilities(tmp_path, classes):
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(classes)
+    vectors = rng.normal(size=(300, 16))
+    labels = np.array([f"label{i}" for i in range(classes)])[rng.integers(0, classes, 300)]
+    fitted = LogisticRegression(C=10.0, max_iter=3000).fit(vectors, labels)
+    LinearModel.from_estimator(fitted).save(tmp_path / "w.npz")
+    served = LinearModel.read(tmp_path / "w.npz")
+    probe = rng.normal(size=(50, 16)) * 3
+    assert list(served.classes_) == list(fitted.classes_)
+    np.testing.assert_allclose(served.predict_proba(probe), fitted.predict_proba(probe), rtol=1e-9, atol=1e-12)
+
+
+def test_a_format_2_model_folder_with_a_pickled_estimator_still_loads(tmp_path):
+    import joblib
+
+    embedder = HashingEmbedder()
+    data = labelled_lines(per_template=3)
+    messages, labels = list(data["log_message"]), list(data["target_label"])
+    model = train_classifier(messages, labels, embedder)
+    from sklearn.linear_model import LogisticRegression
+
+    fitted = LogisticRegression(C=10.0, max_iter=3000).fit(embedder.embed(messages), labels)
+    (tmp_path / "v2").mkdir()
+    joblib.dump(fitted, tmp_path / "v2" / "model.joblib")
+    (tmp_path / "v2" / "metadata.json").write_text(json.dumps({**model.metadata(), "format_version": 2}))
+    legacy = LogClassifier.load(tmp_path / "v2")
+    np.testing.assert_allclose(legacy.estimator.predict_proba(embedder.embed(messages[:7])),
+                               fitted.predict_proba(embedder.embed(messages[:7])), rtol=1e-5)  # float32 there
+    (tmp_path / "v2" / "metadata.json").write_text(json.dumps({**model.metadata(), "format_version": 1}))
+    with pytest.raises(ModelError, match="retrain it"):
+        LogClassifier.load(tmp_path / "v2")
+
+
+def test_serving_a_model_never_imports_scikit_learn(tmp_path):
+    """Labelling processes start often (each Dagster step, each CLI call); scikit-learn would add seconds."""
+    embedder = HashingEmbedder()
+    data = labelled_lines(per_template=3)
+    train_classifier(list(data["log_message"]), list(data["target_label"]), embedder).save(tmp_path / "m")
+    script = (
+        "import sys; from support.labelled import HashingEmbedder\n"
+        "import logpilot_dagster.definitions\n"
+        "from logpilot_dagster.classify.model import LogClassifier\n"
+        f"m = LogClassifier.load({str(tmp_path / 'm')!r})\n"
+        "print(m.predict(['user 12 logged in'], HashingEmbedder()))\n"
+        "print(sorted(n for n in sys.modules if n.split('.')[0] in ('sklearn', 'scipy', 'torch')))\n"
+    )
+    tests_dir = str(__import__("pathlib").Path(__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          cwd=tests_dir, env={**__import__("os").environ, "PYTHONPATH": tests_dir})
+    assert done.stdout.splitlines()[-1] == "[]"
 
 
 def test_loading_something_that_is_not_a_model_is_a_clear_error(tmp_path):
