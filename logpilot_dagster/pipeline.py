@@ -176,6 +176,7 @@ def staged_partitions(layout: HomeLayout) -> list[str]:
 # --- parse --------------------------------------------------------------------------------------------
 
 _parse_context: tuple[HomeLayout, LogMiner] | None = None
+_parse_folder: str | None = None  # the landing folder of the partition this worker parsed last
 
 
 def _init_parse(layout: HomeLayout) -> None:
@@ -184,7 +185,15 @@ def _init_parse(layout: HomeLayout) -> None:
 
 
 def _parse_one(key: str) -> int:
+    global _parse_folder
     layout, miner = _parse_context
+    # Keys come in order, so a worker goes through one landing folder (mostly one source) after another:
+    # the caches it built for the last folder's messages would only hold memory, and with every source's
+    # caches a worker's memory grew with the input (measured: 316 MB at 1M lines, 359 MB at 4M).
+    folder = key.partition("/")[0]
+    if folder != _parse_folder:
+        miner.forget_derived()
+        _parse_folder = folder
     return parse_partition(staged_path(layout.staging, key), miner, staged_path(layout.parsed, key))
 
 

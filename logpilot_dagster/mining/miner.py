@@ -63,6 +63,12 @@ class LogMiner:
         self.learn(source, messages)
         return self.match(source, messages)
 
+    def forget_derived(self) -> None:
+        """Free the caches matching builds (see `SourceMiner.forget_derived`): a long-lived reader calls it
+        when it moves on to other sources' lines, so its memory holds one source's caches, not every one's."""
+        for miner in self._sources.values():
+            miner.forget_derived()
+
     def sources(self) -> list[str]:
         return sorted(self._sources)
 

@@ -110,3 +110,30 @@ def test_garbage_collector_state_is_restored():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_shape_is_cached_the_second_time_its_key_is_met_and_the_memory_stays_bounded():
+    """Shapes met once (random ids in the wording) would fill the cache; they wait for a second sighting."""
+    miner = LogMiner(MinerConfig(max_cached_shapes=50))
+    miner.learn("s", ["warm up 1"])
+    source = miner._sources["s"]
+    source._shapes.clear()
+    unique = [f"request {token} finished" for token in ("ab", "cd", "ef")]
+    miner.match("s", unique)
+    assert not source._shapes  # each met once
+    miner.match("s", unique)
+    assert set(source._shapes) == set(shape_keys(unique))
+    assert _matches(miner, unique) == _reference(miner, unique)
+    miner.match("s", [f"id {'x' * (i % 7 + 1)}{chr(97 + i % 26)} {i}" for i in range(1000)])
+    assert len(source._seen_once) <= 50 and len(source._shapes) <= 50
+
+
+def test_forgetting_the_derived_caches_keeps_every_match():
+    miner = LogMiner()
+    miner.learn("s", MESSAGES)
+    before = _matches(miner, MESSAGES) + _matches(miner, MESSAGES)
+    source = miner._sources["s"]
+    assert source._shapes and source._line_entries and source._rendered
+    miner.forget_derived()
+    assert not (source._shapes or source._line_entries or source._rendered or source._seen_once)
+    assert _matches(miner, MESSAGES) + _matches(miner, MESSAGES) == before
