@@ -153,6 +153,7 @@ class MeanPoolingEncoder:
 
     def encode(self, texts: list[str], batch_size: int = 64, normalize_embeddings: bool = True,
                show_progress_bar: bool = False) -> np.ndarray:
+        """`SentenceTransformer.encode`'s signature; the layout normalises whatever `normalize_embeddings` says."""
         torch = self._torch
         order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths batch with less padding
         vectors = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)

@@ -2,8 +2,9 @@
 
 A trained model is a folder: `weights.npz` (the fitted regression's classes, coefficients and intercepts) and
 `metadata.json` (format version, label set, embedder, threshold, training summary, metrics, created_at).
-Serving needs numpy only: importing scikit-learn costs 1.5 to 3 s in every process that labels (measured with
-`python -X importtime`), more than labelling a bootstrap's templates. scikit-learn fits the model. `ModelStore` keeps numbered versions of such
+scikit-learn fits the model; serving needs numpy only (importing scikit-learn costs 1.5 to 3 s in every
+process that labels, measured with `python -X importtime`: more than labelling a bootstrap's templates).
+Format 2 folders (`model.joblib`, a pickled estimator) still load. `ModelStore` keeps numbered versions of such
 folders (`v0001`, `v0002`, ...) and a `PROMOTED` pointer to the one in use; a new version is promoted only
 when it scores at least as well as the promoted one (see `classify.training`).
 """
@@ -40,7 +41,7 @@ class ModelError(ValueError):
 class LinearModel:
     """A fitted scikit-learn `LogisticRegression` as its weights; `predict_proba` gives the same probabilities."""
 
-    classes_: np.ndarray
+    classes_: np.ndarray  # named as scikit-learn names it
     coef: np.ndarray  # (classes, dims); one row when there are two classes (the logit of classes_[1])
     intercept: np.ndarray
 

@@ -143,8 +143,8 @@ class SourceMiner:
         """Whether a shape just computed for `key` is worth caching: the second time its key is met. Most
         shapes met once are never met again (a random id or hash in the wording), and a cached shape holds
         its message twice over, so caching every shape made memory grow with the input (measured: 137,000
-        shapes after parsing a 1M-line corpus, 25,000 of them ever used again). A hash collision only
-        caches a shape early."""
+        shapes cached after parsing a 1M-line corpus, and 25,000 line entries, made for shapes met again).
+        A hash collision only caches a shape early."""
         seen = self._seen_once
         digest = hash(key)
         if digest in seen:

@@ -1,9 +1,11 @@
 """Training, versioned artifacts, evaluation and promotion (a worse model is refused)."""
 
 import json
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -87,9 +89,9 @@ def test_serving_a_model_never_imports_scikit_learn(tmp_path):
         "print(m.predict(['user 12 logged in'], HashingEmbedder()))\n"
         "print(sorted(n for n in sys.modules if n.split('.')[0] in ('sklearn', 'scipy', 'torch')))\n"
     )
-    tests_dir = str(__import__("pathlib").Path(__file__).resolve().parents[1])
+    tests_dir = str(Path(__file__).resolve().parents[1])
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                          cwd=tests_dir, env={**__import__("os").environ, "PYTHONPATH": tests_dir})
+                          cwd=tests_dir, env={**os.environ, "PYTHONPATH": tests_dir})
     assert done.stdout.splitlines()[-1] == "[]"
 
 
