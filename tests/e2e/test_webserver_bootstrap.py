@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dagster import DagsterInstance
 
 from logpilot_dagster.jobs.sensors import RANGE_END_TAG, RANGE_START_TAG
 from logpilot_dagster.pipeline import landing_files
@@ -98,6 +99,12 @@ def test_bootstrap_launched_through_the_webserver(small_home, tmp_path):
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    # Create the instance's SQLite schema first: the webserver and the daemon, started together on an empty
+    # DAGSTER_HOME, both create it, and the loser dies on "table instigators already exists" (seen once:
+    # the run then stayed queued with no daemon to start it).
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        instance.get_runs(limit=1)
+        instance.all_instigator_state()
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "LOGPILOT_HOME": str(home.home)}
     port = _free_port()
     log = (tmp_path / "webserver.log").open("w")
@@ -123,6 +130,8 @@ def test_bootstrap_launched_through_the_webserver(small_home, tmp_path):
             status = _graphql(port, RUN_STATUS, {"runId": run_id})["runOrError"]["status"]
             if status in ("SUCCESS", "FAILURE", "CANCELED"):
                 break
+            # Queued runs start only through the daemon: if it died, say so rather than wait out the deadline.
+            assert daemon.poll() is None, (tmp_path / "webserver.log").read_text()[-4000:]
             time.sleep(2)
         assert status == "SUCCESS", (tmp_path / "webserver.log").read_text()[-4000:]
     finally:
