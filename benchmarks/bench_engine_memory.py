@@ -6,6 +6,8 @@ sample the PSS of its whole process tree (pool workers included). No Drain3 base
 alone takes longer than the engine.
 
     .venv/bin/python benchmarks/bench_engine_memory.py --lines 1000000,4000000 --workdir /tmp/engine_mem
+
+`--keep` leaves the homes (about 1 GB per million lines) for `bench_parse_worker_memory.py`.
 """
 
 from __future__ import annotations
@@ -42,11 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/logpilot-engine-memory"))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--keep", action="store_true", help="keep each size's home in the workdir")
     args = parser.parse_args(argv)
     results = []
     for n in (int(x) for x in args.lines.split(",")):
         results.append(measure(args.workdir / f"home_{n}", n, args.seed))
-        shutil.rmtree(args.workdir / f"home_{n}", ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(args.workdir / f"home_{n}", ignore_errors=True)
         print(json.dumps(results[-1]), flush=True)
     if len(results) > 1:
         print(f"peak at {results[-1]['lines']:,} lines / peak at {results[0]['lines']:,} lines: "

@@ -46,7 +46,7 @@ def evaluation_report(context: AssetExecutionContext, storage: LogPilotStorage) 
     layout = storage.layout()
     model = ModelStore(default_model_store(layout)).promoted()
     split = LogClassifierConfig()
-    embedder = shared_embedder(split.embedding_model, str(default_embeddings_file(layout))) if model else None
+    embedder = shared_embedder(split.embedding_model, default_embeddings_file(layout)) if model else None
     rules = RuleSet.default()
     reports: dict[str, dict] = {}
     frame = read_training_set(layout.labels / TRAINING_SET_FILE)

@@ -11,6 +11,7 @@ from logpilot_dagster.classify.classifier import (
     default_model_store,
 )
 from logpilot_dagster.classify.examples import LLM_ANSWERS_FILE
+from logpilot_dagster.classify.model import PROMOTED_FILE
 from logpilot_dagster.classify.template_labels import CACHE_FILE, label_templates
 from logpilot_dagster.classify.training_data import (
     GROUND_TRUTH_FILE,
@@ -58,12 +59,12 @@ def template_labels(context: AssetExecutionContext, config: TemplateLabelsConfig
     layout = storage.layout()
     store = default_model_store(layout)
     from logpilot_dagster.assets.models import shared_embedder
-    from logpilot_dagster.classify.model import PROMOTED_FILE
 
-    classifier = HybridClassifier(embedder=shared_embedder("", str(default_embeddings_file(layout))), config=ClassifierConfig(
-        model_dir=str(store) if (store / PROMOTED_FILE).is_file() else None,
-        use_model=(store / PROMOTED_FILE).is_file(), use_rules=config.use_rules, threshold=config.threshold,
-        llm=llm.config(), llm_answers_csv=str(layout.labels / LLM_ANSWERS_FILE)))
+    promoted = (store / PROMOTED_FILE).is_file()
+    embedder = shared_embedder("", default_embeddings_file(layout))
+    classifier = HybridClassifier(embedder=embedder, config=ClassifierConfig(
+        model_dir=str(store) if promoted else None, use_model=promoted, use_rules=config.use_rules,
+        threshold=config.threshold, llm=llm.config(), llm_answers_csv=str(layout.labels / LLM_ANSWERS_FILE)))
     with duckdb.get_connection() as con:
         result = label_templates(con, classifier, layout.models / CACHE_FILE, corrections_dir=layout.labels)
     tiers = classifier.tiers()

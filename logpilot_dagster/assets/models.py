@@ -1,6 +1,7 @@
 """log_classifier (the model tier, versioned, promoted only when not worse) and kv_ner_model (the KV tagger)."""
 
 import functools
+from pathlib import Path
 
 from dagster import (
     AssetCheckResult,
@@ -24,13 +25,13 @@ KV_NER_STORE = "kv_ner"
 
 
 @functools.cache
-def shared_embedder(model_path: str = "", store: str = ""):
+def shared_embedder(model_path: str = "", store: Path | None = None):
     """One text-caching embedder per model folder per process: training, labelling and evaluation in one
     (in-process) run embed each template once; with `store` (the model store's `embeddings.npz`) the
     vectors also carry over to the other steps' processes."""
     from logpilot_dagster.classify.embedder import CachedEmbedder, SentenceEmbedder
 
-    return CachedEmbedder(SentenceEmbedder(model_path or None), store=store or None)
+    return CachedEmbedder(SentenceEmbedder(model_path or None), store=store)
 
 
 class LogClassifierConfig(Config):
@@ -61,7 +62,7 @@ def log_classifier(context: AssetExecutionContext, config: LogClassifierConfig,
 
     layout = storage.layout()
     frame = read_training_set(layout.labels / TRAINING_SET_FILE)
-    embedder = shared_embedder(config.embedding_model, str(default_embeddings_file(layout)))
+    embedder = shared_embedder(config.embedding_model, default_embeddings_file(layout))
     outcome = train_and_register(frame, default_model_store(layout), embedder, rules=RuleSet.default(),
                                  test_size=config.test_size, seed=config.seed, split_by=config.split_by,
                                  threshold=config.threshold,

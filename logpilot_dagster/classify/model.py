@@ -114,8 +114,11 @@ class LogClassifier:
         directory = Path(directory)
         if not (directory / METADATA_FILE).is_file():
             raise ModelError(f"{directory} is not a trained model folder (no {METADATA_FILE})")
-        meta = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
-        version = meta.get("format_version")
+        try:
+            meta = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise ModelError(f"{directory}: unreadable {METADATA_FILE}: {err}") from err
+        version = meta.get("format_version") if isinstance(meta, dict) else None
         if version not in READABLE_VERSIONS or isinstance(version, bool):
             raise ModelError(f"{directory}: model format {version} is not one of {READABLE_VERSIONS}; "
                              "retrain it with `logpilot train`")
@@ -127,6 +130,9 @@ class LogClassifier:
                          else LinearModel.from_estimator(_load_legacy(weights)))
         except (OSError, ValueError, KeyError) as err:
             raise ModelError(f"{directory}: unreadable {weights.name}: {err}") from err
+        missing = [key for key in ("labels", "embedder", "threshold") if key not in meta]
+        if missing:
+            raise ModelError(f"{directory}: {METADATA_FILE} lacks {', '.join(missing)}")
         return cls(
             labels=tuple(meta["labels"]),
             embedder_name=meta["embedder"],

@@ -98,6 +98,20 @@ def test_serving_a_model_never_imports_scikit_learn(tmp_path):
 def test_loading_something_that_is_not_a_model_is_a_clear_error(tmp_path):
     with pytest.raises(ModelError, match="not a trained model folder"):
         LogClassifier.load(tmp_path)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "metadata.json").write_text("{not json")
+    with pytest.raises(ModelError, match="unreadable metadata.json"):
+        LogClassifier.load(broken)
+    (broken / "metadata.json").write_text(json.dumps({"format_version": 3, "labels": ["a", "b"]}))
+    with pytest.raises(ModelError, match="no weights.npz"):
+        LogClassifier.load(broken)
+    (broken / "weights.npz").write_text("garbage")
+    with pytest.raises(ModelError, match="unreadable weights.npz"):
+        LogClassifier.load(broken)
+    LinearModel(np.array(["a", "b"]), np.zeros((1, 4)), np.zeros(1)).save(broken / "weights.npz")
+    with pytest.raises(ModelError, match="lacks embedder, threshold"):
+        LogClassifier.load(broken)
     with pytest.raises(ModelError, match="no trained model"):
         resolve_model_dir(tmp_path)
 

@@ -1,0 +1,41 @@
+"""One parse worker's peak memory: every staged partition of a bootstrapped home parsed in one process, in key
+order, through the same functions a pool worker runs (`pipeline._init_parse`, `pipeline._parse_one`).
+
+The home is one that `bench_engine_memory.py --keep` leaves (`W/home_1000000`, `W/home_4000000`); parsing
+rewrites its parsed Parquet with the same content.
+
+    .venv/bin/python benchmarks/bench_parse_worker_memory.py --home /tmp/logpilot-engine-memory/home_1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from logpilot_dagster import pipeline  # noqa: E402
+from logpilot_dagster.settings import HomeLayout  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", type=Path, required=True, help="a bootstrapped home (staging/ filled)")
+    args = parser.parse_args(argv)
+    layout = HomeLayout(args.home.resolve())
+    keys = pipeline.staged_partitions(layout)
+    started = time.perf_counter()
+    pipeline._init_parse(layout)
+    rows = sum(pipeline._parse_one(key) for key in keys)
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB: VmHWM
+    print(f"{rows:,} rows from {len(keys)} partitions in {seconds:.1f}s; peak RSS of this process {peak_mb:,.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
