@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from logpilot_dagster.bench.report import write_json_report  # noqa: E402
 from logpilot_dagster.classify.classifier import ClassifierConfig, HybridClassifier, default_model_store  # noqa: E402
-from logpilot_dagster.classify.embedder import EMBEDDINGS_FILE, CachedEmbedder, SentenceEmbedder  # noqa: E402
+from logpilot_dagster.classify.embedder import EMBEDDINGS_FILE, store_embedder  # noqa: E402
 from logpilot_dagster.classify.rules import RuleSet  # noqa: E402
 from logpilot_dagster.classify.template_labels import CACHE_FILE, label_templates  # noqa: E402
 from logpilot_dagster.classify.training import train_and_register  # noqa: E402
@@ -72,7 +72,7 @@ def bootstrap_home(home: Path, lines: int, seed: int) -> tuple[HomeLayout, float
 def train_promoted(layout: HomeLayout, store: Path) -> dict:
     with duckdb.connect(str(layout.duckdb)) as con:
         frame = assemble_training_set(con, layout.labels, layout.sample_truth / GROUND_TRUTH_FILE)
-    embedder = CachedEmbedder(SentenceEmbedder(), store=store / EMBEDDINGS_FILE)
+    embedder = store_embedder(store)
     outcome = train_and_register(frame, store, embedder, rules=RuleSet.default())
     return {"examples": len(frame), "held_out_accuracy": outcome.metrics.get("accuracy"),
             "held_out_macro_f1": outcome.metrics.get("macro_f1"), "threshold": outcome.threshold,

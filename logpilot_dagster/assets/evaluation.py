@@ -17,7 +17,7 @@ from dagster import (
 from logpilot_dagster.assets.labels import CLASSIFICATION_GROUP
 from logpilot_dagster.assets.models import KV_NER_STORE, LogClassifierConfig, shared_embedder
 from logpilot_dagster.assets.reporting import markdown_table
-from logpilot_dagster.classify.classifier import default_embeddings_file, default_model_store
+from logpilot_dagster.classify.classifier import default_model_store
 from logpilot_dagster.classify.examples import read_labelled_csv
 from logpilot_dagster.classify.training_data import GOLDEN_DIR, TRAINING_SET_FILE, read_training_set
 from logpilot_dagster.resources.storage import LogPilotStorage
@@ -46,7 +46,7 @@ def evaluation_report(context: AssetExecutionContext, storage: LogPilotStorage) 
     layout = storage.layout()
     model = ModelStore(default_model_store(layout)).promoted()
     split = LogClassifierConfig()
-    embedder = shared_embedder(split.embedding_model, default_embeddings_file(layout)) if model else None
+    embedder = shared_embedder(split.embedding_model, default_model_store(layout)) if model else None
     rules = RuleSet.default()
     reports: dict[str, dict] = {}
     frame = read_training_set(layout.labels / TRAINING_SET_FILE)

@@ -7,7 +7,6 @@ from logpilot_dagster.assets.reporting import bar_chart, markdown_table
 from logpilot_dagster.classify.classifier import (
     ClassifierConfig,
     HybridClassifier,
-    default_embeddings_file,
     default_model_store,
 )
 from logpilot_dagster.classify.examples import LLM_ANSWERS_FILE
@@ -61,7 +60,7 @@ def template_labels(context: AssetExecutionContext, config: TemplateLabelsConfig
     from logpilot_dagster.assets.models import shared_embedder
 
     promoted = (store / PROMOTED_FILE).is_file()
-    embedder = shared_embedder("", default_embeddings_file(layout))
+    embedder = shared_embedder("", store)
     classifier = HybridClassifier(embedder=embedder, config=ClassifierConfig(
         model_dir=str(store) if promoted else None, use_model=promoted, use_rules=config.use_rules,
         threshold=config.threshold, llm=llm.config(), llm_answers_csv=str(layout.labels / LLM_ANSWERS_FILE)))

@@ -16,7 +16,7 @@ from dagster_duckdb import DuckDBResource
 
 from logpilot_dagster.assets.labels import CLASSIFICATION_GROUP
 from logpilot_dagster.assets.reporting import markdown_table
-from logpilot_dagster.classify.classifier import default_embeddings_file, default_model_store
+from logpilot_dagster.classify.classifier import default_model_store
 from logpilot_dagster.classify.training_data import TRAINING_SET_FILE, read_training_set
 from logpilot_dagster.resources.storage import LogPilotStorage
 
@@ -27,11 +27,11 @@ KV_NER_STORE = "kv_ner"
 @functools.cache
 def shared_embedder(model_path: str = "", store: Path | None = None):
     """One text-caching embedder per model folder per process: training, labelling and evaluation in one
-    (in-process) run embed each template once; with `store` (the model store's `embeddings.npz`) the
-    vectors also carry over to the other steps' processes."""
-    from logpilot_dagster.classify.embedder import CachedEmbedder, SentenceEmbedder
+    (in-process) run embed each template once; with a model `store`, the vectors and the transformer's
+    exported graph also carry over to the other steps' processes (`embedder.store_embedder`)."""
+    from logpilot_dagster.classify.embedder import store_embedder
 
-    return CachedEmbedder(SentenceEmbedder(model_path or None), store=store)
+    return store_embedder(store, model_path)
 
 
 class LogClassifierConfig(Config):
@@ -62,7 +62,7 @@ def log_classifier(context: AssetExecutionContext, config: LogClassifierConfig,
 
     layout = storage.layout()
     frame = read_training_set(layout.labels / TRAINING_SET_FILE)
-    embedder = shared_embedder(config.embedding_model, default_embeddings_file(layout))
+    embedder = shared_embedder(config.embedding_model, default_model_store(layout))
     outcome = train_and_register(frame, default_model_store(layout), embedder, rules=RuleSet.default(),
                                  test_size=config.test_size, seed=config.seed, split_by=config.split_by,
                                  threshold=config.threshold,

