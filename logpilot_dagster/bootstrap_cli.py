@@ -18,8 +18,6 @@ from pathlib import Path
 import duckdb
 
 from logpilot_dagster.bench.memory import TreeMemorySampler
-from logpilot_dagster.jobs.partitions import landing_files_partitions
-from logpilot_dagster.jobs.sensors import RANGE_END_TAG, RANGE_START_TAG
 from logpilot_dagster.pipeline import landing_files
 from logpilot_dagster.settings import HOME_ENV, HomeLayout
 from logpilot_dagster.warehouse.load import conservation
@@ -85,6 +83,8 @@ def run_bootstrap_job(home: Path) -> JobRun:
     if not keys:
         print(f"nothing to bootstrap: {layout.landing} is empty", file=sys.stderr)
         return JobRun(1, 0.0, 0.0)
+    from logpilot_dagster.jobs.sensors import RANGE_END_TAG, RANGE_START_TAG  # imports Dagster: only here
+
     started = time.perf_counter()
     _register_partitions(keys)
     print(f"running bootstrap_job over {len(keys)} landing files (DAGSTER_HOME={instance_home})")
@@ -117,6 +117,8 @@ def _dagster_home() -> Path:
 
 def _register_partitions(keys: list[str]) -> None:
     from dagster import DagsterInstance
+
+    from logpilot_dagster.jobs.partitions import landing_files_partitions
 
     with DagsterInstance.get() as instance:
         known = set(instance.get_dynamic_partitions(landing_files_partitions.name))

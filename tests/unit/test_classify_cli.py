@@ -1,6 +1,8 @@
 """`logpilot train` then `logpilot classify` on CSV files, with the packaged embedding model."""
 
 import argparse
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -15,6 +17,14 @@ def run(*argv: str) -> int:
     classify_cli.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return args.func(args)
+
+
+def test_the_logpilot_command_starts_without_dagster_torch_or_scikit_learn():
+    """`logpilot classify` or `logpilot mask` on a CSV should not pay for Dagster's import (about 1-2.5 s)."""
+    script = ("import sys; from logpilot_dagster.cli import build_parser; build_parser()\n"
+              "print(sorted({n.split('.')[0] for n in sys.modules} & {'dagster', 'torch', 'sklearn', 'pandas'}))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 @pytest.fixture
