@@ -1,0 +1,129 @@
+"""The embedding model in its two runtimes: torch (transformers) and the exported graph in ONNX Runtime.
+
+    .venv/bin/python benchmarks/bench_embedding_runtimes.py --texts 512 --repeat 3 --json benchmarks/out/runtimes.json
+
+1. export: the default model's graph is traced into a throw-away model store, as training does;
+2. cold start: a fresh Python process per run imports, loads the runtime and embeds `--cold-texts` texts
+   (what a labelling step pays when a few templates are new), the runtimes alternating, `--repeat` runs each;
+3. bulk: one process holds both and embeds the same `--texts` lines of a generated sample, alternating,
+   best of `--repeat`; plus the largest difference between their vectors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from logpilot_dagster.bench.report import write_json_report  # noqa: E402
+from logpilot_dagster.classify import onnx_graph  # noqa: E402
+from logpilot_dagster.classify.embedder import MeanPoolingEncoder, _tokenizer, default_model_path  # noqa: E402
+from logpilot_dagster.samples.generator import generate_sample  # noqa: E402
+
+COLD_RUN = """
+import json, sys, time
+started = time.perf_counter()
+from pathlib import Path
+from logpilot_dagster.classify import onnx_graph
+from logpilot_dagster.classify.embedder import MeanPoolingEncoder, _tokenizer, default_model_path
+runtime, export_dir, texts = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
+folder = default_model_path()
+transformer = (onnx_graph.OnnxTransformer(onnx_graph.published_graph(folder, export_dir)) if runtime == "onnx"
+               else onnx_graph.TorchTransformer(folder))
+MeanPoolingEncoder(_tokenizer(folder, 256), transformer).encode(texts)
+print(time.perf_counter() - started)
+"""
+
+
+def sample_lines(count: int, workdir: Path) -> list[str]:
+    """Distinct raw lines of a generated sample (headers included, as a CSV user's lines may be)."""
+    generate_sample(workdir / "landing", lines=max(count * 4, 2_000), seed=5)
+    lines: dict[str, None] = {}
+    for path in sorted((workdir / "landing").rglob("*")):
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                if line.strip():
+                    lines.setdefault(line[:2_000])
+                if len(lines) >= count:
+                    return list(lines)
+    return list(lines)
+
+
+def cold_start(export_dir: Path, texts: list[str], repeat: int) -> dict:
+    seconds: dict[str, list[float]] = {"torch": [], "onnx": []}
+    for _ in range(repeat):
+        for runtime in seconds:
+            done = subprocess.run([sys.executable, "-c", COLD_RUN, runtime, str(export_dir), json.dumps(texts)],
+                                  capture_output=True, text=True, check=True, cwd=ROOT,
+                                  env={**os.environ, "PYTHONPATH": str(ROOT)})
+            seconds[runtime].append(float(done.stdout.split()[-1]))
+    return {runtime: {"runs_s": [round(s, 2) for s in runs], "median_s": round(statistics.median(runs), 2)}
+            for runtime, runs in seconds.items()}
+
+
+def bulk(export_dir: Path, texts: list[str], repeat: int) -> dict:
+    import numpy as np
+
+    folder = default_model_path()
+    tokenizer = _tokenizer(folder, 256)
+    encoders = {"torch": MeanPoolingEncoder(tokenizer, onnx_graph.TorchTransformer(folder)),
+                "onnx": MeanPoolingEncoder(tokenizer, onnx_graph.OnnxTransformer(
+                    onnx_graph.published_graph(folder, export_dir)))}
+    best = dict.fromkeys(encoders, float("inf"))
+    vectors = {}
+    for _ in range(repeat):
+        for runtime, encoder in encoders.items():
+            started = time.perf_counter()
+            vectors[runtime] = encoder.encode(texts)
+            best[runtime] = min(best[runtime], time.perf_counter() - started)
+    return {"texts": len(texts), "best_s": {k: round(v, 2) for k, v in best.items()},
+            "onnx_over_torch": round(best["onnx"] / best["torch"], 3),
+            "max_abs_difference": float(np.abs(vectors["onnx"] - vectors["torch"]).max())}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--texts", type=int, default=512, help="lines embedded in bulk")
+    parser.add_argument("--cold-texts", type=int, default=26, help="lines embedded after each cold start")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="logpilot-runtimes-") as tmp:
+        workdir = Path(tmp)
+        texts = sample_lines(args.texts, workdir)
+        export_dir = workdir / "store" / onnx_graph.EXPORT_DIR
+        started = time.perf_counter()
+        encoder = MeanPoolingEncoder.for_folder(default_model_path(), export_dir)
+        export = {"load_and_export_s": round(time.perf_counter() - started, 2),
+                  "published": onnx_graph.published_graph(default_model_path(), export_dir) is not None}
+        del encoder
+        if not export["published"]:
+            print("the graph was not exported; see the warning above", file=sys.stderr)
+            return 1
+        report = {"export": export, "cold_start": cold_start(export_dir, texts[:args.cold_texts], args.repeat),
+                  "bulk": bulk(export_dir, texts, args.repeat)}
+    cold = report["cold_start"]
+    print(f"export (torch load + trace + check): {export['load_and_export_s']} s")
+    print(f"cold start + {args.cold_texts} texts, median of {args.repeat}: torch {cold['torch']['median_s']} s, "
+          f"onnx {cold['onnx']['median_s']} s ({cold['torch']['median_s'] / cold['onnx']['median_s']:.1f}x)")
+    b = report["bulk"]
+    print(f"bulk {b['texts']} texts, best of {args.repeat}: torch {b['best_s']['torch']} s, "
+          f"onnx {b['best_s']['onnx']} s (onnx/torch {b['onnx_over_torch']}); "
+          f"largest difference {b['max_abs_difference']:.1e}")
+    if args.json:
+        write_json_report(args.json, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
