@@ -120,6 +120,7 @@ class MeanPoolingEncoder:
     PROBE_TEXTS = ("", "user <*> logged in from <*> port <*>", "Über straße 日本語 ✓", "x " * 400,
                    "ERROR [main] java.lang.NullPointerException at com.example.Foo.bar(Foo.java:42)")
     PARITY_TOLERANCE = 1e-5
+    TRACE_TEXTS = PROBE_TEXTS[1:3]  # short (the trace's memory grows with its batch), of unequal lengths: padded
 
     @classmethod
     def for_folder(cls, path: Path, export_dir: Path | None = None) -> MeanPoolingEncoder | None:
@@ -136,13 +137,18 @@ class MeanPoolingEncoder:
                 return cls(tokenizer, onnx_graph.OnnxTransformer(graph))
             except Exception as err:  # a damaged graph is only a lost shortcut
                 log.warning("cannot open the exported graph %s (%s); loading the model with torch", graph, err)
-        encoder = cls(tokenizer, onnx_graph.TorchTransformer(path))
         if export_dir is None:
-            return encoder
-        graph = onnx_graph.export_graph(path, export_dir, encoder._inputs(list(cls.PROBE_TEXTS)),
-                                        encoder.agrees_with)
+            return cls(tokenizer, onnx_graph.TorchTransformer(path))
+        # One torch copy, loaded to be traced: a second one would add ~130 MB to the export's peak.
+        traced = cls(tokenizer, onnx_graph.TorchTransformer(path, for_export=True))
+        expected = traced.probe()  # before the trace, which alters the traced model (torch 2.13)
+        graph = onnx_graph.export_graph(traced.transformer, path, export_dir, traced._inputs(list(cls.TRACE_TEXTS)),
+                                        lambda candidate: cls(tokenizer, candidate).probe_matches(expected))
+        if graph is None:
+            del traced
+            return cls(tokenizer, onnx_graph.TorchTransformer(path))
         # The graph just checked gives the same vectors, a little faster in bulk (training embeds thousands).
-        return encoder if graph is None else cls(tokenizer, onnx_graph.OnnxTransformer(graph))
+        return cls(tokenizer, graph)
 
     @classmethod
     def plain_layout(cls, path: Path) -> int | None:
@@ -183,12 +189,13 @@ class MeanPoolingEncoder:
             vectors[rows] = batch
         return vectors
 
-    def agrees_with(self, other) -> bool:
-        """Whether another runtime of the same transformer gives these vectors, batched and one by one."""
+    def probe(self) -> list[np.ndarray]:
+        """The vectors of the probe texts, batched and one by one: what another runtime must reproduce."""
         texts = list(self.PROBE_TEXTS)
-        pairs = [(self._vectors(self.transformer, texts), self._vectors(other, texts))]
-        pairs += [(self._vectors(self.transformer, [t]), self._vectors(other, [t])) for t in texts[:2]]
-        return all(np.abs(a - b).max() <= self.PARITY_TOLERANCE for a, b in pairs)
+        return [self._vectors(self.transformer, texts)] + [self._vectors(self.transformer, [t]) for t in texts[:2]]
+
+    def probe_matches(self, expected: list[np.ndarray]) -> bool:
+        return all(np.abs(a - b).max() <= self.PARITY_TOLERANCE for a, b in zip(self.probe(), expected, strict=True))
 
     def _inputs(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         encoded = self.tokenizer.encode_batch([str(t).strip() for t in texts])

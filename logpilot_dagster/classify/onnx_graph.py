@@ -35,11 +35,14 @@ _MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors", "pytorch_m
 
 
 class TorchTransformer:
-    """The folder's transformer with torch: token ids, mask and types in, token vectors out."""
+    """The folder's transformer with torch: token ids, mask and types in, token vectors out. `for_export`
+    loads it with eager attention (a plain graph of matmuls and an explicit mask, no fused kernel whose
+    branches a trace would freeze), so the one loaded copy both serves and is traced."""
 
     backend = "torch"
 
-    def __init__(self, folder: Path, **options):
+    def __init__(self, folder: Path, for_export: bool = False):
+        options = {"attn_implementation": "eager"} if for_export else {}
         import torch
         from transformers import AutoModel
         from transformers.utils import logging as transformers_logging
@@ -82,23 +85,26 @@ def published_graph(folder: Path, export_dir: Path) -> Path | None:
     return graph if source == fingerprint(folder) and graph.is_file() else None
 
 
-def export_graph(folder: Path, export_dir: Path, sample: tuple[np.ndarray, np.ndarray, np.ndarray],
-                 agrees: Callable[[OnnxTransformer], bool]) -> Path | None:
-    """Trace the folder's transformer to ONNX on `sample` (ids, mask, types of a padded batch), publish it
-    only if `agrees` (compared against torch), and return it; None, with a warning, when tracing or the
-    check fails (torch then stays in use)."""
+def export_graph(transformer: TorchTransformer, folder: Path, export_dir: Path,
+                 sample: tuple[np.ndarray, np.ndarray, np.ndarray],
+                 agrees: Callable[[OnnxTransformer], bool]) -> OnnxTransformer | None:
+    """Trace the folder's loaded transformer (`for_export`) to ONNX on `sample` (ids, mask, types of a padded
+    batch), publish the graph only if `agrees` (compared against torch), and return it opened; None, with a
+    warning, when tracing or the check fails (torch then stays in use)."""
     slot = _slot(folder, export_dir)
     draft = slot.with_name(f"{slot.name}.draft-{os.getpid()}")
     try:
         draft.mkdir(parents=True)
-        _trace(folder, draft / GRAPH_FILE, sample)
-        if not agrees(OnnxTransformer(draft / GRAPH_FILE)):
+        _trace(transformer.model, draft / GRAPH_FILE, sample)
+        graph = OnnxTransformer(draft / GRAPH_FILE)  # the session holds the graph: the file may move
+        if not agrees(graph):
             log.warning("the ONNX graph traced from %s disagrees with torch; torch stays in use", folder)
             return None
         (draft / SOURCE_FILE).write_text(json.dumps(fingerprint(folder)), encoding="utf-8")
         shutil.rmtree(slot, ignore_errors=True)
         draft.rename(slot)  # readers see the old graph, none, or the whole new one
-        return slot / GRAPH_FILE
+        graph.graph = slot / GRAPH_FILE
+        return graph
     except Exception as err:  # an export is an optimisation: any failure leaves torch in use
         log.warning("cannot export %s to ONNX (%s); torch stays in use", folder, err)
         return None
@@ -121,9 +127,8 @@ def _slot(folder: Path, export_dir: Path) -> Path:
     return export_dir / hashlib.sha1(str(folder.resolve()).encode("utf-8")).hexdigest()[:16]
 
 
-def _trace(folder: Path, target: Path, sample: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
-    """Trace with eager attention (a plain graph of matmuls and an explicit mask; no fused kernel whose
-    branches a trace would freeze) on a padded batch, so the masking path is the one recorded."""
+def _trace(model, target: Path, sample: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """Trace on a padded batch, so the masking path is the one recorded."""
     import torch
 
     class LastHiddenState(torch.nn.Module):
@@ -135,7 +140,6 @@ def _trace(folder: Path, target: Path, sample: tuple[np.ndarray, np.ndarray, np.
             return self.model(input_ids=input_ids, attention_mask=attention_mask,
                               token_type_ids=token_type_ids).last_hidden_state
 
-    model = TorchTransformer(folder, attn_implementation="eager").model
     with warnings.catch_warnings():  # the tracer warns about frozen branches; the parity check decides
         warnings.simplefilter("ignore")
         torch.onnx.export(LastHiddenState(model), tuple(torch.from_numpy(a) for a in sample), str(target),

@@ -133,7 +133,8 @@ def test_a_damaged_graph_means_torch_and_a_new_export(tmp_path, exported_store, 
 
 
 @pytest.mark.parametrize("failure", ["disagrees", "cannot trace"])
-def test_a_graph_is_published_only_when_it_agrees_with_torch(tmp_path, monkeypatch, caplog, failure):
+def test_a_graph_is_published_only_when_it_agrees_with_torch(tmp_path, monkeypatch, caplog, failure,
+                                                             reference_vectors):
     if failure == "disagrees":
         monkeypatch.setattr(MeanPoolingEncoder, "PARITY_TOLERANCE", -1.0)  # nothing can agree
     else:
@@ -143,7 +144,9 @@ def test_a_graph_is_published_only_when_it_agrees_with_torch(tmp_path, monkeypat
         monkeypatch.setattr(onnx_graph, "_trace", no_tracer)
     with caplog.at_level(logging.WARNING):
         encoder = MeanPoolingEncoder.for_folder(default_model_path(), tmp_path / EXPORT_DIR)
-    assert encoder.backend == "torch" and encoder.encode(["still works"]).shape == (1, 384)
+    assert encoder.backend == "torch"
+    # Served by a fresh copy: tracing alters the model it traces.
+    np.testing.assert_allclose(encoder.encode(PARITY_TEXTS[:20]), reference_vectors[:20], atol=1e-5)
     assert ("disagrees with torch" if failure == "disagrees" else "cannot export") in caplog.text
     assert published_graph(default_model_path(), tmp_path / EXPORT_DIR) is None
     assert not list((tmp_path / EXPORT_DIR).iterdir())  # no half-written draft left behind
