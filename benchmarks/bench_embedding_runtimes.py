@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from logpilot_dagster.bench.report import write_json_report  # noqa: E402
 from logpilot_dagster.classify import onnx_graph  # noqa: E402
-from logpilot_dagster.classify.embedder import MeanPoolingEncoder, _tokenizer, default_model_path  # noqa: E402
+from logpilot_dagster.classify.embedder import BatchTokenizer, MeanPoolingEncoder, default_model_path  # noqa: E402
 from logpilot_dagster.samples.generator import generate_sample  # noqa: E402
 
 COLD_RUN = """
@@ -35,12 +35,12 @@ import json, sys, time
 started = time.perf_counter()
 from pathlib import Path
 from logpilot_dagster.classify import onnx_graph
-from logpilot_dagster.classify.embedder import MeanPoolingEncoder, _tokenizer, default_model_path
+from logpilot_dagster.classify.embedder import MeanPoolingEncoder, BatchTokenizer, default_model_path
 runtime, export_dir, texts = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
 folder = default_model_path()
 transformer = (onnx_graph.OnnxTransformer(onnx_graph.published_graph(folder, export_dir)) if runtime == "onnx"
                else onnx_graph.TorchTransformer(folder))
-MeanPoolingEncoder(_tokenizer(folder, 256), transformer).encode(texts)
+MeanPoolingEncoder(BatchTokenizer(folder, 256), transformer).encode(texts)
 print(time.perf_counter() - started)
 """
 
@@ -75,7 +75,7 @@ def bulk(export_dir: Path, texts: list[str], repeat: int) -> dict:
     import numpy as np
 
     folder = default_model_path()
-    tokenizer = _tokenizer(folder, 256)
+    tokenizer = BatchTokenizer(folder, 256)
     encoders = {"torch": MeanPoolingEncoder(tokenizer, onnx_graph.TorchTransformer(folder)),
                 "onnx": MeanPoolingEncoder(tokenizer, onnx_graph.OnnxTransformer(
                     onnx_graph.published_graph(folder, export_dir)))}

@@ -120,6 +120,7 @@ class MeanPoolingEncoder:
     PROBE_TEXTS = ("", "user <*> logged in from <*> port <*>", "Über straße 日本語 ✓", "x " * 400,
                    "ERROR [main] java.lang.NullPointerException at com.example.Foo.bar(Foo.java:42)")
     PARITY_TOLERANCE = 1e-5
+    TOKENS_PER_BATCH = 4_096  # 16 texts of 256 tokens, 64 of 64 (see `encode`)
     TRACE_TEXTS = PROBE_TEXTS[1:3]  # short (the trace's memory grows with its batch), of unequal lengths: padded
 
     @classmethod
@@ -130,7 +131,7 @@ class MeanPoolingEncoder:
         max_seq_length = cls.plain_layout(path)
         if max_seq_length is None:
             return None
-        tokenizer = _tokenizer(path, max_seq_length)
+        tokenizer = BatchTokenizer(path, max_seq_length)
         graph = onnx_graph.published_graph(path, export_dir) if export_dir else None
         if graph is not None:
             try:
@@ -178,12 +179,22 @@ class MeanPoolingEncoder:
 
     def encode(self, texts: list[str], batch_size: int = 64, normalize_embeddings: bool = True,
                show_progress_bar: bool = False) -> np.ndarray:
-        """`SentenceTransformer.encode`'s signature; the layout normalises whatever `normalize_embeddings` says."""
-        order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths batch with less padding
+        """`SentenceTransformer.encode`'s signature; the layout normalises whatever `normalize_embeddings` says.
+
+        Texts are batched by token count, longest first: similar lengths pad less, and a batch holds at most
+        `TOKENS_PER_BATCH` tokens. Attention holds batch × heads × tokens² scores: 64 texts of 256 tokens took
+        ONNX Runtime's arena to 1.26 GB, 16 of them 0.47 GB, and were faster too (13.1 s against 15.6 s
+        for 512 texts, half of them that long)."""
+        encoded = self.tokenizer.encode(texts)
+        lengths = np.array([len(e.ids) for e in encoded])
+        order = np.argsort(-lengths, kind="stable")
         vectors = None
-        for start in range(0, len(texts), batch_size):
-            rows = order[start:start + batch_size]
-            batch = self._vectors(self.transformer, [texts[i] for i in rows])
+        start = 0
+        while start < len(order):
+            longest = max(1, int(lengths[order[start]]))
+            rows = order[start:start + max(1, min(batch_size, self.TOKENS_PER_BATCH // longest))]
+            start += len(rows)
+            batch = self._pooled(self.transformer, self.tokenizer.pad([encoded[i] for i in rows]))
             if vectors is None:
                 vectors = np.zeros((len(texts), batch.shape[1]), dtype=np.float32)
             vectors[rows] = batch
@@ -198,12 +209,14 @@ class MeanPoolingEncoder:
         return all(np.abs(a - b).max() <= self.PARITY_TOLERANCE for a, b in zip(self.probe(), expected, strict=True))
 
     def _inputs(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        encoded = self.tokenizer.encode_batch([str(t).strip() for t in texts])
-        return tuple(np.array([getattr(e, field) for e in encoded], dtype=np.int64)
-                     for field in ("ids", "attention_mask", "type_ids"))
+        return self.tokenizer.pad(self.tokenizer.encode(texts))
 
     def _vectors(self, transformer, texts: list[str]) -> np.ndarray:
-        ids, mask, types = self._inputs(texts)
+        return self._pooled(transformer, self._inputs(texts))
+
+    @staticmethod
+    def _pooled(transformer, inputs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        ids, mask, types = inputs
         tokens = transformer(ids, mask, types)
         weights = mask[..., None].astype(tokens.dtype)
         pooled = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
@@ -211,18 +224,35 @@ class MeanPoolingEncoder:
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)  # torch's normalize: eps 1e-12
 
 
-def _tokenizer(path: Path, max_seq_length: int):
-    from tokenizers import Tokenizer
+class BatchTokenizer:
+    """The folder's tokenizer as sentence-transformers runs it: each text stripped and truncated to
+    `max_seq_length`; a batch padded to its longest text (here, so texts can be batched by their length)."""
 
-    tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-    # tokenizer.json may carry its own fixed padding and truncation; sentence-transformers overrides both.
-    tokenizer.enable_truncation(max_length=max_seq_length)
-    pad = tokenizer.padding or {}
-    pad_token = pad.get("pad_token") or "[PAD]"
-    pad_id = tokenizer.token_to_id(pad_token)
-    tokenizer.enable_padding(pad_id=pad.get("pad_id", pad_id or 0), pad_type_id=pad.get("pad_type_id", 0),
-                             pad_token=pad_token)
-    return tokenizer
+    def __init__(self, path: Path, max_seq_length: int):
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        # tokenizer.json may carry its own fixed padding and truncation; sentence-transformers overrides both.
+        self.tokenizer.enable_truncation(max_length=max_seq_length)
+        pad = self.tokenizer.padding or {}
+        self.tokenizer.no_padding()
+        self.pad_id = pad.get("pad_id", self.tokenizer.token_to_id(pad.get("pad_token") or "[PAD]") or 0)
+        self.pad_type_id = pad.get("pad_type_id", 0)
+
+    def encode(self, texts: Sequence[str]) -> list:
+        return self.tokenizer.encode_batch([str(t).strip() for t in texts])
+
+    def pad(self, encoded: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Token ids, attention mask and token types of a batch, padded to its longest."""
+        width = max(len(e.ids) for e in encoded)
+        ids = np.full((len(encoded), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(encoded), width), dtype=np.int64)
+        types = np.full((len(encoded), width), self.pad_type_id, dtype=np.int64)
+        for row, e in enumerate(encoded):
+            ids[row, :len(e.ids)] = e.ids
+            mask[row, :len(e.ids)] = e.attention_mask
+            types[row, :len(e.ids)] = e.type_ids
+        return ids, mask, types
 
 
 def _json(path: Path):

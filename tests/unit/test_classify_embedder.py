@@ -87,6 +87,23 @@ def test_the_exported_graph_gives_the_same_vectors_in_onnx_runtime(exported_stor
         np.testing.assert_allclose(vectors, reference_vectors[:len(vectors)], atol=1e-5)
 
 
+def test_batches_are_bounded_in_tokens_not_only_in_texts(exported_store, reference_vectors):
+    """Attention's memory grows with batch × tokens²: long texts go in smaller batches, short ones in full."""
+    encoder = MeanPoolingEncoder.for_folder(default_model_path(), exported_store / EXPORT_DIR)
+    shapes = []
+    run = encoder.transformer
+
+    def recording(ids, mask, types):
+        shapes.append(ids.shape)
+        return run(ids, mask, types)
+
+    encoder.transformer = recording
+    texts = PARITY_TEXTS * 2  # 310 texts, 2 of them truncated at 256 tokens
+    np.testing.assert_allclose(encoder.encode(texts), np.vstack([reference_vectors] * 2), atol=1e-5)
+    assert max(rows * width for rows, width in shapes) <= MeanPoolingEncoder.TOKENS_PER_BATCH
+    assert shapes[0][1] == 256 and max(rows for rows, _ in shapes) == 64
+
+
 def test_with_an_exported_graph_labelling_never_imports_torch(exported_store):
     """The point of the export: a labelling process embeds new templates without torch's seconds of import."""
     script = (
