@@ -5,7 +5,10 @@
 1. export: the default model's graph is traced into a throw-away model store, as training does;
 2. cold start: a fresh Python process per run imports, loads the runtime and embeds `--cold-texts` texts
    (what a labelling step pays when a few templates are new), the runtimes alternating, `--repeat` runs each;
-3. bulk: one process holds both and embeds the same `--texts` lines of a generated sample, alternating,
+3. memory: a fresh process per way embeds the `--texts` lines: torch; torch loaded, the graph exported
+   into an empty store, then served (what training does the first time); the exported graph. Peak RSS
+   (VmHWM) of each;
+4. bulk: one process holds both and embeds the same `--texts` lines of a generated sample, alternating,
    best of `--repeat`; plus the largest difference between their vectors.
 """
 
@@ -30,19 +33,33 @@ from logpilot_dagster.classify import onnx_graph  # noqa: E402
 from logpilot_dagster.classify.embedder import BatchTokenizer, MeanPoolingEncoder, default_model_path  # noqa: E402
 from logpilot_dagster.samples.generator import generate_sample  # noqa: E402
 
-COLD_RUN = """
+RUN = """
 import json, sys, time
 started = time.perf_counter()
 from pathlib import Path
 from logpilot_dagster.classify import onnx_graph
 from logpilot_dagster.classify.embedder import MeanPoolingEncoder, BatchTokenizer, default_model_path
-runtime, export_dir, texts = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
+mode, export_dir, texts = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
 folder = default_model_path()
-transformer = (onnx_graph.OnnxTransformer(onnx_graph.published_graph(folder, export_dir)) if runtime == "onnx"
-               else onnx_graph.TorchTransformer(folder))
-MeanPoolingEncoder(BatchTokenizer(folder, 256), transformer).encode(texts)
-print(time.perf_counter() - started)
+if mode == "export":  # what training does on a store without a graph: load with torch, export, serve the graph
+    encoder = MeanPoolingEncoder.for_folder(folder, export_dir)
+else:
+    transformer = (onnx_graph.OnnxTransformer(onnx_graph.published_graph(folder, export_dir)) if mode == "onnx"
+                   else onnx_graph.TorchTransformer(folder))
+    encoder = MeanPoolingEncoder(BatchTokenizer(folder, 256), transformer)
+encoder.encode(texts)
+status = Path("/proc/self/status").read_text()
+print(json.dumps({"seconds": time.perf_counter() - started, "backend": encoder.backend,
+                  "peak_mb": int(status.split("VmHWM:")[1].split()[0]) // 1024}))
 """
+
+
+def run(mode: str, export_dir: Path, texts: list[str]) -> dict:
+    """One fresh Python process: import, load (or export), embed `texts`; its seconds and peak RSS."""
+    done = subprocess.run([sys.executable, "-c", RUN, mode, str(export_dir), json.dumps(texts)],
+                          capture_output=True, text=True, check=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 def sample_lines(count: int, workdir: Path) -> list[str]:
@@ -60,15 +77,20 @@ def sample_lines(count: int, workdir: Path) -> list[str]:
 
 
 def cold_start(export_dir: Path, texts: list[str], repeat: int) -> dict:
-    seconds: dict[str, list[float]] = {"torch": [], "onnx": []}
+    runs: dict[str, list[dict]] = {"torch": [], "onnx": []}
     for _ in range(repeat):
-        for runtime in seconds:
-            done = subprocess.run([sys.executable, "-c", COLD_RUN, runtime, str(export_dir), json.dumps(texts)],
-                                  capture_output=True, text=True, check=True, cwd=ROOT,
-                                  env={**os.environ, "PYTHONPATH": str(ROOT)})
-            seconds[runtime].append(float(done.stdout.split()[-1]))
-    return {runtime: {"runs_s": [round(s, 2) for s in runs], "median_s": round(statistics.median(runs), 2)}
-            for runtime, runs in seconds.items()}
+        for mode in runs:
+            runs[mode].append(run(mode, export_dir, texts))
+    return {mode: {"runs_s": [round(r["seconds"], 2) for r in rs],
+                   "median_s": round(statistics.median(r["seconds"] for r in rs), 2),
+                   "peak_mb": max(r["peak_mb"] for r in rs)} for mode, rs in runs.items()}
+
+
+def peak_memory(workdir: Path, export_dir: Path, texts: list[str]) -> dict:
+    """Each way of embedding the bulk texts in a process of its own: its peak RSS."""
+    return {"torch": run("torch", export_dir, texts)["peak_mb"],
+            "export_then_onnx": run("export", workdir / "fresh-store" / onnx_graph.EXPORT_DIR, texts)["peak_mb"],
+            "onnx": run("onnx", export_dir, texts)["peak_mb"]}
 
 
 def bulk(export_dir: Path, texts: list[str], repeat: int) -> dict:
@@ -111,11 +133,14 @@ def main() -> int:
             print("the graph was not exported; see the warning above", file=sys.stderr)
             return 1
         report = {"export": export, "cold_start": cold_start(export_dir, texts[:args.cold_texts], args.repeat),
-                  "bulk": bulk(export_dir, texts, args.repeat)}
+                  "peak_mb": peak_memory(workdir, export_dir, texts), "bulk": bulk(export_dir, texts, args.repeat)}
     cold = report["cold_start"]
     print(f"export (torch load + trace + check): {export['load_and_export_s']} s")
     print(f"cold start + {args.cold_texts} texts, median of {args.repeat}: torch {cold['torch']['median_s']} s, "
           f"onnx {cold['onnx']['median_s']} s ({cold['torch']['median_s'] / cold['onnx']['median_s']:.1f}x)")
+    peak = report["peak_mb"]
+    print(f"peak RSS of a process embedding the {len(texts)} texts: torch {peak['torch']} MB, loading with torch "
+          f"and exporting first {peak['export_then_onnx']} MB, the exported graph {peak['onnx']} MB")
     b = report["bulk"]
     print(f"bulk {b['texts']} texts, best of {args.repeat}: torch {b['best_s']['torch']} s, "
           f"onnx {b['best_s']['onnx']} s (onnx/torch {b['onnx_over_torch']}); "

@@ -148,7 +148,7 @@ class MeanPoolingEncoder:
         if graph is None:
             del traced
             return cls(tokenizer, onnx_graph.TorchTransformer(path))
-        # The graph just checked gives the same vectors, a little faster in bulk (training embeds thousands).
+        # The graph just checked gives the same vectors: from now on every vector comes from one runtime.
         return cls(tokenizer, graph)
 
     @classmethod
