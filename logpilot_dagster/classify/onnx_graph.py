@@ -6,7 +6,8 @@ and opens the same network in about half a second and gives the same vectors (2e
 
 The graph is traced by the first process that loads the model with torch anyway (training, or the first
 labelling), checked against torch on probe texts, and only then published into the model store
-(`encoders/<folder digest>/`, beside the vector cache). Every later process runs it without torch.
+(`encoders/<folder digest>/`, beside the vector cache). That process then embeds with the graph too, and
+every later process runs it without torch.
 A graph is tied to its model folder by the folder's files (name, size, modification time): a changed folder
 is traced again. Anything wrong with a graph means torch, with a warning, never a failed labelling.
 """
@@ -37,18 +38,19 @@ _MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors", "pytorch_m
 class TorchTransformer:
     """The folder's transformer with torch: token ids, mask and types in, token vectors out. `for_export`
     loads it with eager attention (a plain graph of matmuls and an explicit mask, no fused kernel whose
-    branches a trace would freeze), so the one loaded copy both serves and is traced."""
+    branches a trace would freeze); such a copy gives the reference vectors, is traced, and is not served
+    afterwards (tracing alters it)."""
 
     backend = "torch"
 
     def __init__(self, folder: Path, for_export: bool = False):
-        options = {"attn_implementation": "eager"} if for_export else {}
         import torch
         from transformers import AutoModel
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # a "Loading weights" bar on stderr in every labelling step
         self._torch = torch
+        options = {"attn_implementation": "eager"} if for_export else {}
         self.model = AutoModel.from_pretrained(str(folder), **options).eval()
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
