@@ -138,7 +138,7 @@ class MeanPoolingEncoder:
                 return cls(tokenizer, onnx_graph.OnnxTransformer(graph))
             except Exception as err:  # a damaged graph is only a lost shortcut
                 log.warning("cannot open the exported graph %s (%s); loading the model with torch", graph, err)
-        if export_dir is None:
+        if export_dir is None or not onnx_graph.can_publish(export_dir):
             return cls(tokenizer, onnx_graph.TorchTransformer(path))
         # One torch copy, loaded to be traced: a second one would add ~130 MB to the export's peak.
         traced = cls(tokenizer, onnx_graph.TorchTransformer(path, for_export=True))

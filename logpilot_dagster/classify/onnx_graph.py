@@ -87,6 +87,14 @@ def published_graph(folder: Path, export_dir: Path) -> Path | None:
     return graph if source == fingerprint(folder) and graph.is_file() else None
 
 
+def can_publish(export_dir: Path) -> bool:
+    """Whether a graph could be written there (a read-only store would only cost a second torch load)."""
+    existing = export_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return os.access(existing, os.W_OK)
+
+
 def export_graph(transformer: TorchTransformer, folder: Path, export_dir: Path,
                  sample: tuple[np.ndarray, np.ndarray, np.ndarray],
                  agrees: Callable[[OnnxTransformer], bool]) -> OnnxTransformer | None:

@@ -234,3 +234,18 @@ def test_a_foreign_or_broken_store_is_ignored(tmp_path):
     store.write_bytes(b"not an npz file")
     broken = CachedEmbedder(HashingEmbedder(), store=store)
     assert broken.from_store == 0 and broken.embed(["x"]).shape == (1, 256)
+
+
+def test_a_store_that_cannot_be_written_is_served_by_torch_without_an_export_attempt(tmp_path, monkeypatch):
+    loads = []
+    real = onnx_graph.TorchTransformer
+
+    def counting(folder, for_export=False):
+        loads.append(for_export)
+        return real(folder, for_export)
+
+    monkeypatch.setattr(onnx_graph, "TorchTransformer", counting)
+    monkeypatch.setattr(onnx_graph.os, "access", lambda path, mode: False)  # as a read-only folder answers
+    encoder = MeanPoolingEncoder.for_folder(default_model_path(), tmp_path / "store" / EXPORT_DIR)
+    assert encoder.backend == "torch" and loads == [False]  # one plain load, no copy for tracing
+    assert not (tmp_path / "store").exists()
