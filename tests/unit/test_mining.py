@@ -157,3 +157,22 @@ def test_mine_partitions_runs_in_a_child_and_its_errors_reach_the_caller(tmp_pat
     (miner_folder(layout) / STATE_FILE).write_text(json.dumps(document))
     with pytest.raises(ValueError, match="format version 999"):
         mine_partitions(layout, [key])
+
+
+def test_an_in_process_map_drops_what_its_initializer_loaded():
+    """One partition (or one worker) is parsed in the caller's process: it must not keep the loaded miner."""
+    from logpilot_dagster import pipeline
+
+    def load(value):
+        pipeline._worker["miner"] = value
+
+    def use(item):
+        if item == "bad":
+            raise ValueError("bad partition")
+        return pipeline._worker["miner"], item
+
+    assert pipeline._pool_map(use, ["a"], workers=4, initializer=load, initargs=("miner",)) == [("miner", "a")]
+    assert pipeline._worker == {}
+    with pytest.raises(ValueError, match="bad partition"):
+        pipeline._pool_map(use, ["bad"], workers=1, initializer=load, initargs=("miner",))
+    assert pipeline._worker == {}
