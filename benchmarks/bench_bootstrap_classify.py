@@ -19,6 +19,12 @@ Step 4 alone, on a home whose templates are labelled already (`make run` leaves 
 
     .venv/bin/python benchmarks/bench_bootstrap_classify.py --score .logpilot
 
+The 1,000-line CSV the README times `logpilot classify` on, from the bootstrap home of a `--workdir W` run:
+
+    .venv/bin/python benchmarks/bench_bootstrap_classify.py --classify-csv W/bootstrap IN.csv
+    cp W/train/models/classifier/embeddings.trained.npz W/train/models/classifier/embeddings.npz
+    time .venv/bin/logpilot classify --input IN.csv --output OUT.csv --model W/train/models/classifier
+
 Step 3 alone (its cold start), on the homes of a `--workdir W` run. Labelling adds the vectors it computed to
 the store, so put back the store's vectors as training left them (the benchmark keeps a copy, `TRAINED_VECTORS`) and empty the
 label cache first; without the first `cp`, every vector is cached and torch is never imported:
@@ -100,6 +106,23 @@ def label_in_this_process(home: Path, store: Path) -> dict:
             "texts_embedded": embedder.computed if embedder else 0}
 
 
+def write_classify_csv(home: Path, target: Path, known: int = 980) -> None:
+    """The CSV `logpilot classify` is timed on: `known` lines drawn (repeatably) from the bootstrap's `logs`,
+    then 20 of two kinds the model never saw (10 templates' worth, all to embed)."""
+    import csv
+
+    with duckdb.connect(str(HomeLayout(home).duckdb), read_only=True) as con:
+        rows = con.execute(f"SELECT source, message FROM logs USING SAMPLE reservoir({int(known)} ROWS) "
+                           "REPEATABLE (3)").fetchall()
+    rows += [("payments", f"ledger shard {i} rebalanced in {i * 7} ms after quorum vote by node-{i % 4}")
+             for i in range(10)]
+    rows += [("legacy_mainframe", f"JOB{i:04d} ABEND S0C{i % 9} IN STEP {i} PGM=PAYROLL") for i in range(10)]
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["source", "log_message"])
+        writer.writerows(rows)
+
+
 def agreement(layout: HomeLayout) -> dict:
     """Share of good lines whose label in `logs_labelled` is the generator's, overall and per deciding tier."""
     with duckdb.connect(str(layout.duckdb), read_only=True) as con:
@@ -121,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--label"]:  # the child of `classify_warehouse`
         print(json.dumps(label_in_this_process(Path(argv[1]), Path(argv[2]))))
+        return 0
+    if argv[:1] == ["--classify-csv"]:  # the input of the `logpilot classify` timing (README)
+        write_classify_csv(Path(argv[1]), Path(argv[2]))
         return 0
     if argv[:1] == ["--score"]:  # only step 4, on a home labelled already (e.g. `make run`'s .logpilot)
         print(json.dumps(agreement(HomeLayout(Path(argv[1]).resolve())), indent=1))

@@ -8,7 +8,10 @@
 3. memory: a fresh process per way embeds the `--texts` lines: torch; torch loaded, the graph exported
    into an empty store, then served (what training does the first time); the exported graph. Peak RSS
    (VmHWM) of each;
-4. bulk: one process holds both and embeds the same `--texts` lines of a generated sample, alternating,
+4. batch bound: a fresh process per bound embeds `--long-texts` lines made 256 tokens long (truncated) with
+   the exported graph, in batches bounded at `MeanPoolingEncoder.TOKENS_PER_BATCH` tokens and at 64 texts
+   whatever their length (what the encoder did before the bound): seconds and peak RSS of each;
+5. bulk: one process holds both and embeds the same `--texts` lines of a generated sample, alternating,
    best of `--repeat`; plus the largest difference between their vectors.
 """
 
@@ -38,8 +41,11 @@ import json, sys, time
 started = time.perf_counter()
 from pathlib import Path
 from logpilot_dagster.classify import onnx_graph
+from logpilot_dagster.bench.memory import process_memory_mb
 from logpilot_dagster.classify.embedder import MeanPoolingEncoder, BatchTokenizer, default_model_path
-mode, export_dir, texts = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
+mode, export_dir, tokens_per_batch = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+texts = json.loads(sys.stdin.read())
+MeanPoolingEncoder.TOKENS_PER_BATCH = int(tokens_per_batch or MeanPoolingEncoder.TOKENS_PER_BATCH)
 folder = default_model_path()
 if mode == "export":  # what training does on a store without a graph: load with torch, export, serve the graph
     encoder = MeanPoolingEncoder.for_folder(folder, export_dir)
@@ -48,16 +54,15 @@ else:
                    else onnx_graph.TorchTransformer(folder))
     encoder = MeanPoolingEncoder(BatchTokenizer(folder, 256), transformer)
 encoder.encode(texts)
-status = Path("/proc/self/status").read_text()
 print(json.dumps({"seconds": time.perf_counter() - started, "backend": encoder.backend,
-                  "peak_mb": int(status.split("VmHWM:")[1].split()[0]) // 1024}))
+                  "peak_mb": round(process_memory_mb("VmHWM"))}))
 """
 
 
-def run(mode: str, export_dir: Path, texts: list[str]) -> dict:
+def run(mode: str, export_dir: Path, texts: list[str], tokens_per_batch: int | None = None) -> dict:
     """One fresh Python process: import, load (or export), embed `texts`; its seconds and peak RSS."""
-    done = subprocess.run([sys.executable, "-c", RUN, mode, str(export_dir), json.dumps(texts)],
-                          capture_output=True, text=True, check=True, cwd=ROOT,
+    done = subprocess.run([sys.executable, "-c", RUN, mode, str(export_dir), str(tokens_per_batch or "")],
+                          input=json.dumps(texts), capture_output=True, text=True, check=True, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     return json.loads(done.stdout.splitlines()[-1])
 
@@ -93,6 +98,14 @@ def peak_memory(workdir: Path, export_dir: Path, texts: list[str]) -> dict:
             "onnx": run("onnx", export_dir, texts)["peak_mb"]}
 
 
+def batch_bound(export_dir: Path, texts: list[str]) -> dict:
+    """Long texts with and without the token bound on a batch (64 texts of 256 tokens = 16,384 tokens)."""
+    long_texts = [" ".join([text] * (300 // max(1, len(text.split())) + 1)) for text in texts]
+    ways = {"bounded": MeanPoolingEncoder.TOKENS_PER_BATCH, "64_a_batch": 64 * 256}
+    return {way: {k: round(v, 2) if k == "seconds" else v for k, v in run("onnx", export_dir, long_texts, bound).items()
+                  if k != "backend"} for way, bound in ways.items()}
+
+
 def bulk(export_dir: Path, texts: list[str], repeat: int) -> dict:
     import numpy as np
 
@@ -117,6 +130,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--texts", type=int, default=512, help="lines embedded in bulk")
     parser.add_argument("--cold-texts", type=int, default=26, help="lines embedded after each cold start")
+    parser.add_argument("--long-texts", type=int, default=128, help="lines made 256 tokens long (batch bound)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -133,7 +147,9 @@ def main() -> int:
             print("the graph was not exported; see the warning above", file=sys.stderr)
             return 1
         report = {"export": export, "cold_start": cold_start(export_dir, texts[:args.cold_texts], args.repeat),
-                  "peak_mb": peak_memory(workdir, export_dir, texts), "bulk": bulk(export_dir, texts, args.repeat)}
+                  "peak_mb": peak_memory(workdir, export_dir, texts),
+                  "batch_bound": batch_bound(export_dir, texts[:args.long_texts]),
+                  "bulk": bulk(export_dir, texts, args.repeat)}
     cold = report["cold_start"]
     print(f"export (torch load + trace + check): {export['load_and_export_s']} s")
     print(f"cold start + {args.cold_texts} texts, median of {args.repeat}: torch {cold['torch']['median_s']} s, "
@@ -141,6 +157,10 @@ def main() -> int:
     peak = report["peak_mb"]
     print(f"peak RSS of a process embedding the {len(texts)} texts: torch {peak['torch']} MB, loading with torch "
           f"and exporting first {peak['export_then_onnx']} MB, the exported graph {peak['onnx']} MB")
+    bound = report["batch_bound"]
+    print(f"{args.long_texts} texts of 256 tokens with the graph: bounded at {MeanPoolingEncoder.TOKENS_PER_BATCH:,} "
+          f"tokens a batch {bound['bounded']['seconds']} s, peak {bound['bounded']['peak_mb']} MB; 64 a batch "
+          f"{bound['64_a_batch']['seconds']} s, peak {bound['64_a_batch']['peak_mb']} MB")
     b = report["bulk"]
     print(f"bulk {b['texts']} texts, best of {args.repeat}: torch {b['best_s']['torch']} s, "
           f"onnx {b['best_s']['onnx']} s (onnx/torch {b['onnx_over_torch']}); "

@@ -11,7 +11,6 @@ cap and once with `LOGPILOT_LOAD_MEMORY_LIMIT` raised to DuckDB's own default (8
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from logpilot_dagster.bench.memory import process_memory_mb  # noqa: E402
 from logpilot_dagster.pipeline import landing_files, load_logs  # noqa: E402
 from logpilot_dagster.settings import HomeLayout  # noqa: E402
 
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         result = load_logs(con, layout, landing_files(layout.landing))
         seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    peak_mb = process_memory_mb("VmHWM")
     print(f"{result.rows:,} rows from {result.partitions} partitions in {seconds:.1f}s "
           f"({result.rows / seconds:,.0f} rows/s); peak RSS of this process {peak_mb:,.0f} MB")
     return 0

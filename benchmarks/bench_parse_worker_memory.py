@@ -10,7 +10,6 @@ rewrites its parsed Parquet with the same content.
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from logpilot_dagster import pipeline  # noqa: E402
+from logpilot_dagster.bench.memory import process_memory_mb  # noqa: E402
 from logpilot_dagster.settings import HomeLayout  # noqa: E402
 
 
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     pipeline._init_parse(layout)
     rows = sum(pipeline._parse_one(key) for key in keys)
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB: VmHWM
+    peak_mb = process_memory_mb("VmHWM")
     print(f"{rows:,} rows from {len(keys)} partitions in {seconds:.1f}s; peak RSS of this process {peak_mb:,.0f} MB")
     return 0
 

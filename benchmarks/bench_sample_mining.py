@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from logpilot_dagster.bench.memory import process_memory_mb
 from logpilot_dagster.bench.metrics import accuracy
 from logpilot_dagster.mining import LogMiner
 
@@ -126,25 +127,17 @@ def learn_all(miner: LogMiner, corpus: list[tuple[str, str]]) -> None:
             miner.learn(source, messages)
 
 
-def _rss_mb(field: str = "VmRSS") -> float:
-    """This process's resident memory (`VmRSS`) or its peak (`VmHWM`, reset by exec, unlike ru_maxrss)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def learn_step(home: Path, size: int, seed: int, folder: Path) -> None:
     """In its own process: learn `size` lines, save to `folder`, print memory figures as one line."""
     corpus = grown_corpus(read_staged(home), size, seed)
     gc.collect()
-    before = _rss_mb()
+    before = process_memory_mb()
     miner = LogMiner()
     started = time.perf_counter()
     learn_all(miner, corpus)
     seconds = time.perf_counter() - started
     gc.collect()
-    learned = _rss_mb() - before
+    learned = process_memory_mb() - before
     miner.save(folder)
     state_mb = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
     templates = len({t.template for t in miner.templates()})
@@ -163,13 +156,13 @@ def match_step(folder: Path) -> None:
             source, message = row.rstrip("\n").split("\t", 1)
             by_source[source].append(message.encode("ascii").decode("unicode_escape"))
     gc.collect()
-    before = _rss_mb()
+    before = process_memory_mb()
     miner = LogMiner.load(folder)
-    loaded = _rss_mb() - before
+    loaded = process_memory_mb() - before
     for source, messages in by_source.items():
         miner.match(source, messages)
     gc.collect()
-    print(loaded, _rss_mb() - before, _rss_mb("VmHWM"))
+    print(loaded, process_memory_mb() - before, process_memory_mb("VmHWM"))
 
 
 def _run(*args: str) -> list[float]:

@@ -62,8 +62,8 @@ def log_classifier(context: AssetExecutionContext, config: LogClassifierConfig,
 
     layout = storage.layout()
     frame = read_training_set(layout.labels / TRAINING_SET_FILE)
-    embedder = shared_embedder(config.embedding_model, default_model_store(layout))
-    outcome = train_and_register(frame, default_model_store(layout), embedder, rules=RuleSet.default(),
+    store = default_model_store(layout)
+    outcome = train_and_register(frame, store, shared_embedder(config.embedding_model, store), rules=RuleSet.default(),
                                  test_size=config.test_size, seed=config.seed, split_by=config.split_by,
                                  threshold=config.threshold,
                                  train_options={"max_keys_per_label": config.max_keys_per_label})

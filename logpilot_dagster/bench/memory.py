@@ -7,6 +7,15 @@ import threading
 import time
 
 
+def process_memory_mb(field: str = "VmRSS") -> float:
+    """This process's resident memory (`VmRSS`) or its peak (`VmHWM`; unlike `ru_maxrss`, reset by exec)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 class TreeMemorySampler(threading.Thread):
     """Samples the memory (PSS) of a process and its descendants every 200 ms (Linux /proc).
 

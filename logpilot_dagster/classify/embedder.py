@@ -146,7 +146,7 @@ class MeanPoolingEncoder:
         graph = onnx_graph.export_graph(traced.transformer, path, export_dir, traced._inputs(list(cls.TRACE_TEXTS)),
                                         lambda candidate: cls(tokenizer, candidate).probe_matches(expected))
         if graph is None:
-            del traced
+            del traced  # altered by the trace, and ~130 MB: gone before the fresh copy loads
             return cls(tokenizer, onnx_graph.TorchTransformer(path))
         # The graph just checked gives the same vectors: from now on every vector comes from one runtime.
         return cls(tokenizer, graph)
@@ -182,9 +182,9 @@ class MeanPoolingEncoder:
         """`SentenceTransformer.encode`'s signature; the layout normalises whatever `normalize_embeddings` says.
 
         Texts are batched by token count, longest first: similar lengths pad less, and a batch holds at most
-        `TOKENS_PER_BATCH` tokens. Attention holds batch × heads × tokens² scores: 64 texts of 256 tokens took
-        ONNX Runtime's arena to 1.26 GB, 16 of them 0.47 GB, and were faster too (13.1 s against 15.6 s
-        for 512 texts, half of them that long)."""
+        `TOKENS_PER_BATCH` tokens. Attention holds batch × heads × tokens² scores: 128 texts of 256 tokens,
+        64 a batch, took a process to 1,262 MB, and 483 MB with this bound, a little faster too
+        (`benchmarks/bench_embedding_runtimes.py`)."""
         encoded = self.tokenizer.encode(texts)
         lengths = np.array([len(e.ids) for e in encoded])
         order = np.argsort(-lengths, kind="stable")

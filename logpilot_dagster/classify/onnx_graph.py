@@ -1,8 +1,9 @@
 """The embedding model's transformer exported once to ONNX and run with ONNX Runtime.
 
-Why: a process that labels a few new templates spent 6–7 s importing torch and transformers' model code
-before embedding anything, more than labelling a million-line bootstrap's templates. ONNX Runtime imports
-and opens the same network in about half a second and gives the same vectors (2e-7 apart here).
+Why: a process that labels a few new templates spent seconds importing torch and transformers' model code
+and loading the model, more than labelling a million-line bootstrap's templates. ONNX Runtime imports and
+opens the same network several times faster and gives the same vectors (`benchmarks/bench_embedding_runtimes.py`
+measures both).
 
 The graph is traced by the first process that loads the model with torch anyway (training, or the first
 labelling), checked against torch on probe texts, and only then published into the model store
