@@ -6,15 +6,35 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from logpilot_dagster import bootstrap_cli
 from logpilot_dagster.bench import cli as bench_cli
+from logpilot_dagster.bootstrap import cli as bootstrap_cli
 from logpilot_dagster.classify import cli as classify_cli
 from logpilot_dagster.pii import cli as pii_cli
 from logpilot_dagster.samples import cli as samples_cli
 
+EXAMPLES = """examples:
+  logpilot bootstrap                                  # load the landing folder (a sample on first use)
+  logpilot summary --json
+  logpilot classify --input logs.csv --output labelled.csv
+  cat logs.csv | logpilot classify --input - --output - > labelled.csv
+  logpilot mask < raw.log > masked.log
+
+`logpilot COMMAND --help` shows each command's options and examples."""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("logpilot")
+    except PackageNotFoundError:
+        return "unknown"
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="logpilot", description="LogPilot: raw logs into answers.")
+    parser = argparse.ArgumentParser(prog="logpilot", description="LogPilot: raw logs into answers.",
+                                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"logpilot {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for area in (samples_cli, pii_cli, bootstrap_cli, bench_cli, classify_cli):
         area.register(subparsers)

@@ -15,9 +15,10 @@ from logpilot_dagster.assets.warehouse import bootstrap_watermark, logs_and_quar
 from logpilot_dagster.jobs.jobs import bootstrap_job
 from logpilot_dagster.jobs.retraining import classification_job, new_labels_sensor, retrain_schedule
 from logpilot_dagster.jobs.sensors import landing_sensor
+from logpilot_dagster.resources.embedder import EmbedderResource
 from logpilot_dagster.resources.llm import LLMResource
 from logpilot_dagster.resources.storage import LogPilotStorage
-from logpilot_dagster.settings import HomeLayout
+from logpilot_dagster.store.layout import HomeLayout
 
 
 def build_definitions(home: str | None = None) -> Definitions:
@@ -34,6 +35,7 @@ def build_definitions(home: str | None = None) -> Definitions:
             "storage": LogPilotStorage(home=str(layout.home)),
             "duckdb": DuckDBResource(database=str(layout.duckdb)),
             "llm": LLMResource(),
+            "embedder": EmbedderResource(),
         },
     )
 

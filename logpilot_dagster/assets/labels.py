@@ -4,22 +4,13 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 from dagster_duckdb import DuckDBResource
 
 from logpilot_dagster.assets.reporting import bar_chart, markdown_table
-from logpilot_dagster.classify.classifier import (
-    ClassifierConfig,
-    HybridClassifier,
-    default_model_store,
-)
-from logpilot_dagster.classify.examples import LLM_ANSWERS_FILE
-from logpilot_dagster.classify.model import PROMOTED_FILE
-from logpilot_dagster.classify.template_labels import CACHE_FILE, label_templates
-from logpilot_dagster.classify.training_data import (
-    GROUND_TRUTH_FILE,
-    TRAINING_SET_FILE,
-    assemble_training_set,
-    write_training_set,
-)
+from logpilot_dagster.classify.classifier import ClassifierConfig, HybridClassifier
+from logpilot_dagster.classify.template_labels import label_templates
+from logpilot_dagster.classify.training_data import assemble_training_set, write_training_set
+from logpilot_dagster.resources.embedder import EmbedderResource
 from logpilot_dagster.resources.llm import LLMResource
 from logpilot_dagster.resources.storage import LogPilotStorage
+from logpilot_dagster.store.versions import VersionStore
 
 CLASSIFICATION_GROUP = "classification"
 
@@ -31,17 +22,16 @@ def training_set(context: AssetExecutionContext, storage: LogPilotStorage,
     kept LLM answers and human corrections (which win), one row per line, in labels/training_set.parquet."""
     layout = storage.layout()
     with duckdb.get_connection() as con:
-        frame = assemble_training_set(con, layout.labels, layout.sample_truth / GROUND_TRUTH_FILE)
-    path = write_training_set(frame, layout.labels / TRAINING_SET_FILE)
+        frame = assemble_training_set(con, layout)
+    path = write_training_set(frame, layout.training_set)
     per_label = frame["target_label"].value_counts().to_dict()
     per_source = frame["label_source"].value_counts().to_dict()
-    context.log.info(f"training set: {len(frame)} rows, {len(per_label)} labels -> {path}")
+    context.log.info(f"training set: {len(frame):,} rows, {len(per_label)} labels -> {path}")
     return MaterializeResult(metadata={
-        "path": str(path), "rows": len(frame), "templates": int(frame["template_id"].nunique()),
+        "dagster/row_count": len(frame), "templates": int(frame["template_id"].nunique()),
         "rows_per_label": MetadataValue.md(bar_chart(per_label, "label")),
         "rows_per_label_source": MetadataValue.md(bar_chart(per_source, "label_source")),
         **{f"label_source/{k}": int(v) for k, v in per_source.items()},
-        "dagster/row_count": len(frame),
     })
 
 
@@ -52,29 +42,27 @@ class TemplateLabelsConfig(Config):
 
 @asset(deps=["templates", "log_classifier"], group_name=CLASSIFICATION_GROUP, pool="duckdb", kinds={"duckdb"})
 def template_labels(context: AssetExecutionContext, config: TemplateLabelsConfig, storage: LogPilotStorage,
-                    duckdb: DuckDBResource, llm: LLMResource) -> MaterializeResult:
+                    duckdb: DuckDBResource, llm: LLMResource, embedder: EmbedderResource) -> MaterializeResult:
     """Each template's label, confidence and deciding tier (rules → promoted model → LLM), written into
     `templates`; the `logs_labelled` view shows every line with them. Decided once per template (cached)."""
     layout = storage.layout()
-    store = default_model_store(layout)
-    from logpilot_dagster.assets.models import shared_embedder
-
-    promoted = (store / PROMOTED_FILE).is_file()
-    embedder = shared_embedder("", store)
-    classifier = HybridClassifier(embedder=embedder, config=ClassifierConfig(
-        model_dir=str(store) if promoted else None, use_model=promoted, use_rules=config.use_rules,
-        threshold=config.threshold, llm=llm.config(), llm_answers_csv=str(layout.labels / LLM_ANSWERS_FILE)))
+    store = layout.classifier_store
+    promoted = VersionStore(store).promoted_dir()
+    classifier = HybridClassifier(embedder=embedder.for_store(store), config=ClassifierConfig(
+        model_dir=str(store) if promoted else None, use_model=promoted is not None, use_rules=config.use_rules,
+        threshold=config.threshold, llm=llm.config(), llm_answers_csv=str(layout.llm_answers)))
     with duckdb.get_connection() as con:
-        result = label_templates(con, classifier, layout.models / CACHE_FILE, corrections_dir=layout.labels)
+        result = label_templates(con, classifier, layout.label_cache, corrections=layout.corrections)
     tiers = classifier.tiers()
     lines = sum(result.lines_by_tier.values()) or 1
-    coverage = {tier: f"{n / lines:.2%} of lines, {result.templates_by_tier[tier]} templates"
+    coverage = {tier: f"{n / lines:.2%} of lines, {result.templates_by_tier[tier]:,} templates"
                 for tier, n in sorted(result.lines_by_tier.items())}
-    context.log.info(f"labelled {result.templates} templates ({result.decided_now} decided now, "
+    context.log.info(f"labelled {result.templates:,} templates ({result.decided_now:,} decided now, "
                      f"{result.llm_calls} LLM calls); LLM tier: {tiers['llm']['reason'] or 'enabled'}")
     return MaterializeResult(metadata={
         "templates": result.templates, "decided_now": result.decided_now, "from_cache": result.from_cache,
         "llm_calls": result.llm_calls,
+        "model_version": promoted.name if promoted else "none",
         "llm_tier": tiers["llm"]["reason"] or f"enabled ({tiers['llm']['model']})",
         "model_tier": "enabled" if tiers["model"]["enabled"] else "no promoted model",
         "lines_per_label": MetadataValue.md(bar_chart(dict(result.lines_by_label), "label")),

@@ -1,8 +1,5 @@
 """log_classifier (the model tier, versioned, promoted only when not worse) and kv_ner_model (the KV tagger)."""
 
-import functools
-from pathlib import Path
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
@@ -15,23 +12,13 @@ from dagster import (
 from dagster_duckdb import DuckDBResource
 
 from logpilot_dagster.assets.labels import CLASSIFICATION_GROUP
-from logpilot_dagster.assets.reporting import markdown_table
-from logpilot_dagster.classify.classifier import default_model_store
-from logpilot_dagster.classify.training_data import TRAINING_SET_FILE, read_training_set
+from logpilot_dagster.assets.reporting import markdown_table, rounded
+from logpilot_dagster.classify.training_data import read_training_set
+from logpilot_dagster.resources.embedder import EmbedderResource
 from logpilot_dagster.resources.storage import LogPilotStorage
+from logpilot_dagster.store import tables
 
 CANDIDATE_NOT_WORSE = "candidate_not_worse_than_promoted"
-KV_NER_STORE = "kv_ner"
-
-
-@functools.cache
-def shared_embedder(model_path: str = "", store: Path | None = None):
-    """One text-caching embedder per model folder per process: training, labelling and evaluation in one
-    (in-process) run embed each template once; with a model `store`, the vectors and the transformer's
-    exported graph also carry over to the other steps' processes (`embedder.store_embedder`)."""
-    from logpilot_dagster.classify.embedder import store_embedder
-
-    return store_embedder(store, model_path)
 
 
 class LogClassifierConfig(Config):
@@ -41,7 +28,6 @@ class LogClassifierConfig(Config):
     # "template" holds whole templates out, to score generalisation (the model then lacks those templates)
     threshold: float | None = None  # None: calibrated on a validation split, stored with the model
     max_keys_per_label: int | None = None  # None: every template key; a small value trains a deliberately weaker candidate (tests use it)
-    embedding_model: str = ""  # empty: the packaged all-MiniLM-L6-v2
 
 
 @asset(
@@ -53,17 +39,17 @@ class LogClassifierConfig(Config):
                                             "the same held-out lines; otherwise it is not promoted and "
                                             "nothing downstream runs with it.")],
 )
-def log_classifier(context: AssetExecutionContext, config: LogClassifierConfig,
-                   storage: LogPilotStorage) -> MaterializeResult:
+def log_classifier(context: AssetExecutionContext, config: LogClassifierConfig, storage: LogPilotStorage,
+                   embedder: EmbedderResource) -> MaterializeResult:
     """A new classifier version under models/classifier (embeddings + LogisticRegression), scored with the
     rules on held-out templates against the promoted version; promoted only if at least as good."""
     from logpilot_dagster.classify.rules import RuleSet
     from logpilot_dagster.classify.training import train_and_register
 
     layout = storage.layout()
-    frame = read_training_set(layout.labels / TRAINING_SET_FILE)
-    store = default_model_store(layout)
-    outcome = train_and_register(frame, store, shared_embedder(config.embedding_model, store), rules=RuleSet.default(),
+    frame = read_training_set(layout.training_set)
+    store = layout.classifier_store
+    outcome = train_and_register(frame, store, embedder.for_store(store), rules=RuleSet.default(),
                                  test_size=config.test_size, seed=config.seed, split_by=config.split_by,
                                  threshold=config.threshold,
                                  train_options={"max_keys_per_label": config.max_keys_per_label})
@@ -74,10 +60,11 @@ def log_classifier(context: AssetExecutionContext, config: LogClassifierConfig,
         metadata={
             "candidate": outcome.version_dir.name,
             "promoted": outcome.promoted,
-            "in_use": outcome.in_use.name if outcome.in_use else "",
+            "model_version": outcome.in_use.name if outcome.in_use else "none",  # the promoted one, in use
             "decision": outcome.reason,
-            "accuracy": m.get("accuracy", 0.0), "macro_f1": m.get("macro_f1", 0.0),
-            "incumbent_accuracy": inc.get("accuracy", 0.0), "incumbent_macro_f1": inc.get("macro_f1", 0.0),
+            "accuracy": rounded(m.get("accuracy", 0.0)), "macro_f1": rounded(m.get("macro_f1", 0.0)),
+            "incumbent_accuracy": rounded(inc.get("accuracy", 0.0)),
+            "incumbent_macro_f1": rounded(inc.get("macro_f1", 0.0)),
             "held_out_lines": m.get("split", {}).get("test_lines", 0),
             "coverage_per_tier": MetadataValue.json(m.get("coverage_per_tier", {})),
             "accuracy_per_tier": MetadataValue.json(m.get("accuracy_per_tier", {})),
@@ -106,13 +93,14 @@ def kv_ner_model(context: AssetExecutionContext, config: KvNerConfig, storage: L
 
     layout = storage.layout()
     with duckdb.get_connection() as con:
-        templates = [t for t, in con.execute("SELECT template FROM templates ORDER BY count DESC").fetchall()]
-    outcome = train_kv_ner(templates, layout.models / KV_NER_STORE, iterations=config.iterations,
+        templates = tables.template_texts_by_count(con)
+    outcome = train_kv_ner(templates, layout.kv_ner_store, iterations=config.iterations,
                            max_templates=config.max_templates)
     context.log.info(f"KV NER {outcome.version_dir.name}: F1 {outcome.metrics.get('f1', 0.0):.3f}")
     return MaterializeResult(metadata={
         "version": outcome.version_dir.name, "path": str(outcome.version_dir),
         "templates_train": outcome.templates_train, "templates_test": outcome.templates_test,
-        "kv_f1": outcome.metrics.get("f1", 0.0), "kv_precision": outcome.metrics.get("precision", 0.0),
-        "kv_recall": outcome.metrics.get("recall", 0.0),
+        "kv_f1": rounded(outcome.metrics.get("f1", 0.0)),
+        "kv_precision": rounded(outcome.metrics.get("precision", 0.0)),
+        "kv_recall": rounded(outcome.metrics.get("recall", 0.0)),
     })

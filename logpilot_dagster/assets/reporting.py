@@ -60,3 +60,19 @@ def stacked_bars_png(rows: Sequence[tuple[str, str, int]], title: str) -> str:
     fig.savefig(buffer, format="png")
     plt.close(fig)
     return f"![{title}](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode('ascii')})"
+
+
+def table_metadata(table: str) -> dict:
+    """The definition metadata of an asset that is a DuckDB table: its name and its column schema."""
+    from dagster import TableColumn, TableSchema
+
+    from logpilot_dagster.store.tables import TABLES
+
+    columns = [TableColumn(name, kind.split(" USING")[0].split(" NOT NULL")[0].split(" GENERATED")[0]
+                           .split(" PRIMARY")[0], description=text) for name, kind, text in TABLES[table]]
+    return {"dagster/table_name": f"logpilot.main.{table}", "dagster/column_schema": TableSchema(columns=columns)}
+
+
+def rounded(value: float, digits: int = 4) -> float:
+    """Figures for people: a share or a score to a few digits, not seventeen."""
+    return round(float(value), digits)

@@ -1,6 +1,5 @@
 """log_templates (the Drain3 miner's state) and templates (the catalog table in DuckDB)."""
 
-
 from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
@@ -11,10 +10,10 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
-from logpilot_dagster.assets.reporting import markdown_table
-from logpilot_dagster.pipeline import mine_partitions, refresh_templates
+from logpilot_dagster.assets.reporting import markdown_table, rounded, table_metadata
+from logpilot_dagster.bootstrap import steps
 from logpilot_dagster.resources.storage import LogPilotStorage
-from logpilot_dagster.warehouse.queries import template_coverage, top_templates
+from logpilot_dagster.store import tables
 
 TOP_TEMPLATES = 15
 MIN_TEMPLATE_COVERAGE = 0.99
@@ -27,8 +26,8 @@ def log_templates(context: AssetExecutionContext, storage: LogPilotStorage) -> M
     Learns incrementally from staged partitions it has not seen; a ledger keeps re-runs from counting
     lines twice. One owner at a time (pool `miner`): Drain3 state is not safe across processes.
     """
-    result = mine_partitions(storage.layout())
-    context.log.info(f"mined {result.messages} messages from {len(result.mined_partitions)} new partitions")
+    result = steps.mine(storage.layout())
+    context.log.info(f"mined {result.messages:,} messages from {len(result.mined_partitions)} new partitions")
     return MaterializeResult(metadata={
         "new_partitions": len(result.mined_partitions),
         "messages_learned": result.messages,
@@ -37,7 +36,8 @@ def log_templates(context: AssetExecutionContext, storage: LogPilotStorage) -> M
     })
 
 
-@asset(deps=["log_templates", "logs"], group_name="bootstrap", pool="duckdb", kinds={"duckdb"})
+@asset(deps=["log_templates", "logs"], group_name="bootstrap", pool="duckdb", kinds={"duckdb"},
+       metadata=table_metadata("templates"))
 def templates(context: AssetExecutionContext, storage: LogPilotStorage,
               duckdb: DuckDBResource) -> MaterializeResult:
     """The template catalog table: id, source, template text, regex, count, first/last seen, example.
@@ -45,11 +45,11 @@ def templates(context: AssetExecutionContext, storage: LogPilotStorage,
     Counts and first/last seen come from `logs`; labels set by classification are kept on refresh.
     """
     with duckdb.get_connection() as con:
-        n = refresh_templates(con, storage.layout())
-        top = top_templates(con, TOP_TEMPLATES)
-        sources = con.execute("SELECT count(DISTINCT source) FROM templates").fetchone()[0]
+        n = steps.refresh_templates(con, storage.layout())
+        top = tables.top_templates(con, TOP_TEMPLATES)
+        sources = tables.template_sources(con)
     return MaterializeResult(metadata={
-        "templates": n,
+        "dagster/row_count": n,
         "sources": sources,
         "top_templates": MetadataValue.md(markdown_table(["template_id", "count", "template"], top)),
     })
@@ -59,8 +59,8 @@ def templates(context: AssetExecutionContext, storage: LogPilotStorage,
              "template's regex (templates describe the lines assigned to them).")
 def template_coverage_check(duckdb: DuckDBResource) -> AssetCheckResult:
     with duckdb.get_connection() as con:
-        covered, total = template_coverage(con)
+        covered, total = tables.template_coverage(con)
     share = covered / total if total else 1.0
     return AssetCheckResult(passed=share >= MIN_TEMPLATE_COVERAGE,
                             metadata={"lines": total, "matching_their_template": covered,
-                                      "coverage": share})
+                                      "coverage": rounded(share)})

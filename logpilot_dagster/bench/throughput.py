@@ -96,8 +96,9 @@ def run_phase(phase: str, home: Path, log: Path, cwd: Path | None = None) -> tup
     The child's log (Dagster's event stream is thousands of lines) goes to `log`, not the terminal;
     its tail is shown only when the phase fails."""
     command = [sys.executable, "-m", __name__, phase, str(home)]
+    env = {**os.environ, "LOGPILOT_HOME": str(home), "DAGSTER_HOME": str(home / "dagster_home")}
     with log.open("w", encoding="utf-8") as log_file:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=cwd)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=cwd, env=env)
         with TreeMemorySampler(process.pid) as sampler:
             out, _ = process.communicate()
     if process.returncode != 0:
@@ -112,9 +113,9 @@ def run_phase(phase: str, home: Path, log: Path, cwd: Path | None = None) -> tup
 
 
 def _phase_engine(home: Path) -> dict:
+    from logpilot_dagster.bootstrap.steps import run_bootstrap
     from logpilot_dagster.ingest.sources import SourcesRegistry
-    from logpilot_dagster.pipeline import run_bootstrap
-    from logpilot_dagster.settings import HomeLayout
+    from logpilot_dagster.store.layout import HomeLayout
 
     layout = HomeLayout.from_env(home)
     started = time.perf_counter()
@@ -147,12 +148,11 @@ def _phase_drain3(home: Path) -> dict:
 
 
 def _phase_dagster(home: Path) -> dict:
-    """`make run`'s path: register partitions, run bootstrap_job over the whole range."""
-    env = {**os.environ, "LOGPILOT_HOME": str(home), "DAGSTER_HOME": str(home / "dagster_home")}
-    os.environ.update(env)
-    from logpilot_dagster.bootstrap_cli import run_bootstrap_job
+    """`make run`'s path: register the landing files as partitions and run bootstrap_job over them."""
+    from logpilot_dagster.jobs.runner import run_job
+    from logpilot_dagster.store.layout import HomeLayout
 
-    run = run_bootstrap_job(home)
+    run = run_job(HomeLayout.from_env(home), "bootstrap")
     return {"returncode": run.returncode, "seconds": run.seconds}
 
 

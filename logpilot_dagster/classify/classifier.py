@@ -14,20 +14,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from logpilot_dagster.classify.embedder import CachedEmbedder, store_embedder
-from logpilot_dagster.classify.examples import LLM_ANSWERS_FILE, LLMAnswerLog
+from logpilot_dagster.classify.examples import LLMAnswerLog
 from logpilot_dagster.classify.labels import DEFAULT_LABELS, DEFAULT_LLM_SOURCES
-from logpilot_dagster.classify.llm import LLMClient, LLMConfig
 from logpilot_dagster.classify.llm_labeller import LabelledExample, LLMLabeller
-from logpilot_dagster.classify.model import PROMOTED_FILE, LogClassifier, ModelError, resolve_model_dir
+from logpilot_dagster.classify.model import LogClassifier, ModelError, resolve_model_dir
 from logpilot_dagster.classify.router import Classification, Router
 from logpilot_dagster.classify.rules import RuleSet
-from logpilot_dagster.settings import HomeLayout
-
-CLASSIFIER_STORE = "classifier"  # under the home's models/ folder
+from logpilot_dagster.llm.client import LLMClient, LLMConfig
+from logpilot_dagster.store.layout import HomeLayout
+from logpilot_dagster.store.versions import PROMOTED_FILE
 
 
 def default_model_store(layout: HomeLayout | None = None) -> Path:
-    return (layout or HomeLayout.from_env()).models / CLASSIFIER_STORE
+    return (layout or HomeLayout.from_env()).classifier_store
 
 
 @dataclass(frozen=True)
@@ -133,4 +132,4 @@ def classify(items: Iterable[tuple[str, str]], config: ClassifierConfig | None =
 
 
 def llm_answers_path(layout: HomeLayout | None = None) -> str:
-    return str((layout or HomeLayout.from_env()).labels / LLM_ANSWERS_FILE)
+    return str((layout or HomeLayout.from_env()).llm_answers)

@@ -89,9 +89,6 @@ def _load(path: Path, export_dir: Path | None = None):
         raise EmbedderError(f"embedding model folder {path} does not exist")
     with _LOAD_LOCK:
         if path not in _LOADED:
-            # Must be set before sentence-transformers/transformers are imported to keep them off the hub.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             try:
                 _LOADED[path] = MeanPoolingEncoder.for_folder(path, export_dir) or _sentence_transformer(path)
             except Exception as err:  # the libraries raise many kinds; the user needs one clear message
@@ -102,7 +99,8 @@ def _load(path: Path, export_dir: Path | None = None):
 def _sentence_transformer(path: Path):
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(path), device="cpu")
+    # A local folder, never the hub (no download at run time).
+    return SentenceTransformer(str(path), device="cpu", local_files_only=True)
 
 
 class MeanPoolingEncoder:

@@ -71,7 +71,7 @@ def kv_f1(predicted: Sequence[dict[str, str]], expected: Sequence[dict[str, str]
 def promotion_decision(candidate: dict, incumbent: dict | None) -> tuple[bool, str]:
     """Promote when there is no incumbent, or when the candidate is at least as good on every promotion metric."""
     if incumbent is None:
-        return True, "no model promoted yet"
+        return True, "promoted: the first model (no earlier version to compare with)"
     worse = [f"{m} {candidate.get(m, 0.0):.4f} < {incumbent.get(m, 0.0):.4f}" for m in PROMOTION_METRICS
              if candidate.get(m, 0.0) + TOLERANCE < incumbent.get(m, 0.0)]
     if worse:

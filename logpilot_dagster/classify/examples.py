@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from logpilot_dagster.store.layout import CORRECTIONS_FILE, LLM_ANSWERS_FILE  # noqa: F401 (names of the folder)
+
 LABELLED_COLUMNS = ("source", "log_message", "target_label")
 EXAMPLE_COLUMNS = (*LABELLED_COLUMNS, "label_source")
-LLM_ANSWERS_FILE = "llm_answers.csv"
-CORRECTIONS_FILE = "corrections.csv"
 LABEL_SOURCES = ("csv", "ground_truth", "llm", "human")
 
 

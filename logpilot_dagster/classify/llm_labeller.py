@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from logpilot_dagster.classify.llm import LLMClient
+from logpilot_dagster.llm.client import LLMClient
 
 
 class LabelReply(BaseModel):

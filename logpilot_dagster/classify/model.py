@@ -12,7 +12,6 @@ when it scores at least as well as the promoted one (see `classify.training`).
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,11 +22,11 @@ import numpy as np
 
 from logpilot_dagster.classify.embedder import Embedder
 from logpilot_dagster.classify.keys import template_key
+from logpilot_dagster.store.versions import METADATA_FILE, VersionStore
+from logpilot_dagster.store.versions import write_json as store_write_json
 
 WEIGHTS_FILE = "weights.npz"
 LEGACY_ESTIMATOR_FILE = "model.joblib"  # format 2: the pickled scikit-learn estimator, still readable
-METADATA_FILE = "metadata.json"
-PROMOTED_FILE = "PROMOTED"
 DEFAULT_THRESHOLD = 0.5
 FORMAT_VERSION = 3
 READABLE_VERSIONS = (2, 3)
@@ -198,49 +197,21 @@ def train_classifier(
     )
 
 
-class ModelStore:
-    """Numbered model versions under one folder (`v0001`, `v0002`, ...) and the one promoted for use."""
-
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
-
-    def versions(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and (p / METADATA_FILE).is_file())
+class ModelStore(VersionStore):
+    """The classifier's versions (`store.versions`), loaded as `LogClassifier`s."""
 
     def add(self, model: LogClassifier) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True)
-        existing = [int(v[1:]) for v in self.versions() if v[1:].isdigit()]
-        version = f"v{max(existing, default=0) + 1:04d}"
-        return model.save(self.root / version)
-
-    def promoted_dir(self) -> Path | None:
-        pointer = self.root / PROMOTED_FILE
-        if not pointer.is_file():
-            return None
-        directory = self.root / pointer.read_text(encoding="utf-8").strip()
-        return directory if (directory / METADATA_FILE).is_file() else None
+        return model.save(self.next_dir())
 
     def promoted(self) -> LogClassifier | None:
         directory = self.promoted_dir()
         return LogClassifier.load(directory) if directory else None
 
     def promote(self, directory: str | Path) -> None:
-        directory = Path(directory)
-        if directory.parent.resolve() != self.root.resolve():
-            raise ModelError(f"{directory} is not a version inside {self.root}")
-        # Write-then-rename so a reader never sees a half-written pointer.
-        tmp = self.root / (PROMOTED_FILE + ".tmp")
-        tmp.write_text(directory.name, encoding="utf-8")
-        tmp.replace(self.root / PROMOTED_FILE)
-
-    def record_decision(self, directory: str | Path, decision: dict) -> None:
-        """Keep why a version was (not) promoted next to it, for people and the evaluation asset."""
-        write_json(Path(directory) / "promotion.json", decision)
-
-    def discard(self, directory: str | Path) -> None:
-        shutil.rmtree(directory, ignore_errors=True)
+        try:
+            super().promote(directory)
+        except ValueError as err:
+            raise ModelError(str(err)) from None
 
 
 def resolve_model_dir(path: str | Path) -> Path:
@@ -261,9 +232,7 @@ def _load_legacy(path: Path):
 
 
 def write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=_jsonable), encoding="utf-8")
-    tmp.replace(path)
+    store_write_json(path, payload, default=_jsonable)
 
 
 def _jsonable(value: object) -> object:

@@ -51,7 +51,8 @@ class TorchTransformer:
 
         transformers_logging.disable_progress_bar()  # a "Loading weights" bar on stderr in every labelling step
         self._torch = torch
-        options = {"attn_implementation": "eager"} if for_export else {}
+        options = {"attn_implementation": "eager", "local_files_only": True} if for_export else {
+            "local_files_only": True}
         self.model = AutoModel.from_pretrained(str(folder), **options).eval()
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:

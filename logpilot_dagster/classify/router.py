@@ -24,10 +24,10 @@ from logpilot_dagster.classify.labels import (
     TIER_UNCLASSIFIED,
     UNCLASSIFIED,
 )
-from logpilot_dagster.classify.llm import LLMUnavailable
 from logpilot_dagster.classify.llm_labeller import LLMLabeller
 from logpilot_dagster.classify.model import LogClassifier
 from logpilot_dagster.classify.rules import Rule, RuleSet
+from logpilot_dagster.llm.client import LLMUnavailable
 
 
 @dataclass(frozen=True)

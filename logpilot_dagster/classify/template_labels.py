@@ -16,15 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
 
-from logpilot_dagster.classify.examples import CORRECTIONS_FILE, read_labelled_csv
+from logpilot_dagster.classify.examples import read_labelled_csv
 from logpilot_dagster.classify.keys import template_key
 from logpilot_dagster.classify.labels import TIER_UNCLASSIFIED
 from logpilot_dagster.classify.router import Classification
-from logpilot_dagster.warehouse.schema import ensure_schema
-
-CACHE_FILE = "template_labels_cache.json"
+from logpilot_dagster.store import tables
 
 
 @dataclass
@@ -48,14 +46,12 @@ def classifier_identity(classifier) -> str:
 
 
 def label_templates(con: duckdb.DuckDBPyConnection, classifier, cache_path: str | Path | None = None,
-                    corrections_dir: str | Path | None = None) -> TemplateLabelling:
+                    corrections: str | Path | None = None) -> TemplateLabelling:
     """Classify each template (cached) and write label, label_confidence, label_tier in one transaction."""
-    ensure_schema(con)
-    rows = con.execute("SELECT template_id, source, template, coalesce(example, template), count "
-                       "FROM templates ORDER BY template_id").fetchall()
+    rows = tables.templates_to_label(con)
     identity = classifier_identity(classifier)
     cache = _read_cache(cache_path, identity)
-    pinned = _pin_corrections(classifier, rows, corrections_dir)
+    pinned = _pin_corrections(classifier, rows, corrections)
     summary = TemplateLabelling(templates=len(rows))
     keys = {r[0]: _cache_key(r) for r in rows}
     todo = [r for r in rows if keys[r[0]] not in cache or r[0] in pinned]
@@ -91,11 +87,11 @@ def _cache_key(row: tuple) -> str:
     return f"{source}\x00{template_id}\x00{template_key(example)}"
 
 
-def _pin_corrections(classifier, rows: list[tuple], corrections_dir: str | Path | None) -> set[str]:
-    """Pin each corrected template in the router; the ids pinned."""
-    if corrections_dir is None or not (Path(corrections_dir) / CORRECTIONS_FILE).is_file():
+def _pin_corrections(classifier, rows: list[tuple], corrections: str | Path | None) -> set[str]:
+    """Pin each template a human corrected (`labels/corrections.csv`) in the router; the ids pinned."""
+    if corrections is None or not Path(corrections).is_file():
         return set()
-    fixes = read_labelled_csv(Path(corrections_dir) / CORRECTIONS_FILE, "human")
+    fixes = read_labelled_csv(Path(corrections), "human")
     wanted = {(s, template_key(m)): label for s, m, label in
               zip(fixes["source"], fixes["log_message"], fixes["target_label"], strict=True)}
     pinned = set()
@@ -108,19 +104,10 @@ def _pin_corrections(classifier, rows: list[tuple], corrections_dir: str | Path 
 
 
 def _write_labels(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
-    frame = pd.DataFrame(rows, columns=["template_id", "label", "label_confidence", "label_tier"])
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.register("decided", frame)
-        con.execute("""
-            UPDATE templates SET label = d.label, label_confidence = d.label_confidence, label_tier = d.label_tier
-            FROM decided d WHERE templates.template_id = d.template_id
-        """)
-        con.unregister("decided")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    columns = list(zip(*rows, strict=True)) if rows else [[], [], [], []]
+    tables.write_template_labels(con, pa.table({
+        "template_id": pa.array(columns[0], pa.string()), "label": pa.array(columns[1], pa.string()),
+        "label_confidence": pa.array(columns[2], pa.float64()), "label_tier": pa.array(columns[3], pa.string())}))
 
 
 def _read_cache(path: str | Path | None, identity: str) -> dict:

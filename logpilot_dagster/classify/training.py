@@ -36,7 +36,6 @@ from logpilot_dagster.classify.model import (
 from logpilot_dagster.classify.router import Router
 from logpilot_dagster.classify.rules import RuleSet
 
-GROUND_TRUTH_FILE = "ground_truth.csv.gz"
 # Accuracy the model tier must keep on validation lines when its confidence threshold is calibrated.
 CALIBRATION_TARGET = 0.99
 _GENERATOR_SLOT = re.compile(r"\{[^{}\s]*\}|<[A-Za-z_*]*>")

@@ -12,38 +12,21 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from logpilot_dagster.classify.examples import (
-    CORRECTIONS_FILE,
-    EXAMPLE_COLUMNS,
-    LLM_ANSWERS_FILE,
-    LLMAnswerLog,
-    read_labelled_csv,
-)
+from logpilot_dagster.classify.examples import EXAMPLE_COLUMNS, LLMAnswerLog, read_labelled_csv
 from logpilot_dagster.classify.keys import template_key
+from logpilot_dagster.store import tables
+from logpilot_dagster.store.layout import CORRECTIONS_FILE, GOLDEN_DIR, LLM_ANSWERS_FILE, HomeLayout
 
-TRAINING_SET_FILE = "training_set.parquet"
 # Columns of the stored training set: the labelled-example columns plus the template a line belongs to
 # (the miner's id for lines from `logs`, else its template key), which keeps held-out splits honest.
 TRAINING_COLUMNS = (*EXAMPLE_COLUMNS, "template_id")
-GROUND_TRUTH_FILE = "ground_truth.csv.gz"
-GOLDEN_DIR = "golden"  # labelled CSVs under labels/golden/ are for evaluation only, never trained on
 
 
 def truth_joined_to_logs(con: duckdb.DuckDBPyConnection, truth_csv: str | Path) -> pd.DataFrame:
-    """The generator's label for each line in `logs` (file = partition_key, line = line_no): the masked
-    message as stored, with the miner's template id."""
+    """The generator's label for each line in `logs`, as stored (masked), with the miner's template id."""
     if not Path(truth_csv).is_file():
         return pd.DataFrame(columns=list(TRAINING_COLUMNS))
-    frame = con.execute("""
-        SELECT l.source, l.message AS log_message, t.label AS target_label, 'ground_truth' AS label_source,
-               l.template_id
-        FROM logs l
-        JOIN (SELECT file, CAST(line AS BIGINT) AS line, label
-              FROM read_csv(?, all_varchar = true, header = true)
-              WHERE coalesce(label, '') <> '' AND coalesce(bad_reason, '') = '') t
-          ON l.partition_key = t.file AND l.line_no = t.line
-    """, [str(truth_csv)]).df()
-    return frame
+    return tables.truth_joined_to_logs(con, Path(truth_csv))
 
 
 def labelled_folder(labels_dir: str | Path) -> pd.DataFrame:
@@ -65,13 +48,12 @@ def labelled_folder(labels_dir: str | Path) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def assemble_training_set(con: duckdb.DuckDBPyConnection | None, labels_dir: str | Path,
-                          truth_csv: str | Path | None = None) -> pd.DataFrame:
+def assemble_training_set(con: duckdb.DuckDBPyConnection | None, layout: HomeLayout) -> pd.DataFrame:
     """All examples, one row per labelled line. Human corrections win over every other label of the same
     template key of the same source; examples without a miner template id get their template key."""
-    parts = [labelled_folder(labels_dir)]
-    if con is not None and truth_csv is not None:
-        parts.append(truth_joined_to_logs(con, truth_csv))
+    parts = [labelled_folder(layout.labels)]
+    if con is not None:
+        parts.append(truth_joined_to_logs(con, layout.ground_truth))
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(columns=list(TRAINING_COLUMNS))

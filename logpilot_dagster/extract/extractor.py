@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from logpilot_dagster.extract.llm_kv import LLMKVExtractor
 from logpilot_dagster.extract.ner import KVNerModel
-from logpilot_dagster.extract.registry import WILDCARD, PatternRegistry, leftover_pairs
+from logpilot_dagster.extract.registry import PatternRegistry, leftover_pairs
+from logpilot_dagster.mining.template_text import WILDCARD
 
 PARSER_REGISTRY = "registry"
 PARSER_NER = "ner"

@@ -11,8 +11,9 @@ import re
 
 from pydantic import RootModel
 
-from logpilot_dagster.classify.llm import LLMClient, LLMUnavailable
-from logpilot_dagster.extract.registry import WILDCARD, KVPattern, keys_named, validate
+from logpilot_dagster.extract.registry import KVPattern, keys_named, validate
+from logpilot_dagster.llm.client import LLMClient, LLMUnavailable
+from logpilot_dagster.mining.template_text import WILDCARD
 
 SYSTEM_PROMPT = (
     "You extract key-value pairs from one log line. Answer with one JSON object and nothing else, mapping each "

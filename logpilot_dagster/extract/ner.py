@@ -26,7 +26,8 @@ from spacy.tokenizer import Tokenizer
 from spacy.training import Example
 from spacy.util import minibatch
 
-from logpilot_dagster.extract.registry import NOT_KEYS, WILDCARD
+from logpilot_dagster.extract.registry import NOT_KEYS
+from logpilot_dagster.mining.template_text import WILDCARD
 
 LABELS = ("EVENT", "KEY", "VALUE")
 TOKENIZER_NAME = "logpilot.log_tokenizer.v1"

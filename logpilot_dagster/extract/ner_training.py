@@ -1,5 +1,5 @@
 """Train the key-value NER model from the mined templates, score it on templates it did not see, and keep it
-as a numbered version (`v0001`, ...) with a `PROMOTED` pointer, like the classifier's store."""
+as a numbered version (`v0001`, ...) with a `PROMOTED` pointer, like the classifier's (`store.versions`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from pathlib import Path
 
 from logpilot_dagster.classify.evaluation import kv_f1
 from logpilot_dagster.extract.ner import expected_pairs, train_ner, training_examples
-
-PROMOTED_FILE = "PROMOTED"
+from logpilot_dagster.store.versions import VersionStore
 
 
 @dataclass(frozen=True)
@@ -38,11 +37,7 @@ def train_kv_ner(templates: Sequence[str], store_root: str | Path, test_size: fl
     metrics = kv_f1(model.extract([text for text, _ in held_out]), expected) if held_out else {}
     model.metadata["metrics"] = metrics
     model.metadata["templates"] = {"train": len(train), "test": len(test)}
-    root = Path(store_root)
-    root.mkdir(parents=True, exist_ok=True)
-    existing = [int(p.name[1:]) for p in root.iterdir() if p.is_dir() and p.name[1:].isdigit()]
-    version_dir = model.save(root / f"v{max(existing, default=0) + 1:04d}")
-    tmp = root / (PROMOTED_FILE + ".tmp")
-    tmp.write_text(version_dir.name, encoding="utf-8")
-    tmp.replace(root / PROMOTED_FILE)
+    store = VersionStore(store_root)
+    version_dir = model.save(store.next_dir())
+    store.promote(version_dir)
     return NerOutcome(version_dir, metrics, len(train), len(test))

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from logpilot_dagster.extract.kv import extract_kv, unparsed_pairs
+from logpilot_dagster.mining.template_text import WILDCARD
 
-WILDCARD = "<*>"
 REGISTRY_FILE = "kv_patterns.json"
 FORMAT_VERSION = 1
 

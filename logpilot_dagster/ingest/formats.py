@@ -36,6 +36,13 @@ class Header:
 
 # --- timestamps ---------------------------------------------------------------------------------------
 
+# What a log line may claim: a wider range is a broken clock or a hostile line, and it would overflow
+# DuckDB and pandas arithmetic downstream. Lines dated after "now" are bounded more tightly by staging.
+EARLIEST_TS = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TS = datetime(2200, 1, 1, tzinfo=UTC)
+MAX_TIMESTAMP_CHARS = 64
+MAX_JSON_DEPTH = 64  # a JSON log record deeper than this is not a log record (and would exhaust the stack)
+
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
 
@@ -53,6 +60,8 @@ class TimestampParser:
         self.zone: tzinfo = UTC if timezone.upper() == "UTC" else ZoneInfo(timezone)
 
     def parse(self, text: str, reference: datetime | None = None) -> datetime:
+        if len(text) > MAX_TIMESTAMP_CHARS:
+            raise HeaderError("bad_timestamp", f"{len(text)} characters")
         try:
             if self.fmt == "iso":
                 value = datetime.fromisoformat(text.replace(",", ".", 1) if "," in text else text)
@@ -62,11 +71,15 @@ class TimestampParser:
                 value = datetime.fromtimestamp(float(text), UTC)
             else:
                 value = datetime.strptime(text, self.fmt)
-        except (ValueError, KeyError, OverflowError) as exc:
-            raise HeaderError("bad_timestamp", f"{text!r}: {exc}") from None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=self.zone)
-        return value.astimezone(UTC)
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=self.zone)
+            # Near year 1 or 9999 the conversion itself overflows (9999-12-31T23:59:59-12:00).
+            value = value.astimezone(UTC)
+        except (ValueError, KeyError, OverflowError, OSError) as exc:
+            raise HeaderError("bad_timestamp", f"{text[:64]!r}: {exc}") from None
+        if not EARLIEST_TS <= value <= LATEST_TS:
+            raise HeaderError("bad_timestamp", f"{text[:64]!r} is outside {EARLIEST_TS.year}-{LATEST_TS.year}")
+        return value
 
     @staticmethod
     def _syslog(text: str, reference: datetime | None) -> datetime:
@@ -135,10 +148,12 @@ class JsonLinesFormat:
         self.timestamps = TimestampParser(ts_format, timezone)
 
     def parse(self, line: str, reference: datetime | None = None) -> Header:
+        if json_depth_exceeds(line, MAX_JSON_DEPTH):
+            raise HeaderError("bad_json", f"nested deeper than {MAX_JSON_DEPTH} levels")
         try:
             obj = json.loads(line)
-        except ValueError as exc:
-            raise HeaderError("bad_json", str(exc)) from None
+        except (ValueError, RecursionError) as exc:
+            raise HeaderError("bad_json", str(exc)[:200]) from None
         if not isinstance(obj, dict):
             raise HeaderError("bad_json", "not a JSON object")
         message = obj.get(self.message_field)
@@ -153,6 +168,31 @@ class JsonLinesFormat:
             component=_str_or_none(obj.get(self.component_field)),
             message=message,
         )
+
+
+def json_depth_exceeds(text: str, limit: int) -> bool:
+    """Whether brackets nest deeper than `limit` (strings skipped). Only lines with that many opening
+    brackets are scanned, so ordinary records cost two C-speed counts."""
+    if text.count("{") + text.count("[") <= limit:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in "}]":
+            depth -= 1
+    return False
 
 
 class CsvFormat:

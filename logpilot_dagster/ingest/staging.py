@@ -15,16 +15,17 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from logpilot_dagster.ingest.formats import CsvFormat, Header, HeaderError, RegexFormat
-from logpilot_dagster.ingest.reader import RawLine, Truncated, read_lines
+from logpilot_dagster.ingest.reader import KEPT_PREFIX_BYTES, RawLine, Truncated, read_lines
 from logpilot_dagster.ingest.sources import SourceSpec, SourcesRegistry
 from logpilot_dagster.pii import mask
+from logpilot_dagster.store.layout import HomeLayout
 
 BATCH_ROWS = 50_000
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -105,22 +106,35 @@ class _Bad:
     raw_size: int
 
 
-def staged_path(root: Path, partition_key: str, suffix: str = ".parquet") -> Path:
-    """Staged outputs keep the landing folder structure: `nova/x.log.gz` → `nova/x.log.gz.parquet`."""
-    return root / (partition_key + suffix)
+@dataclass(frozen=True)
+class StageLimits:
+    """Bounds a record must stay within; a record outside them is quarantined with the reason named."""
+
+    # `future_timestamp`: dated more than this after the moment it was staged (a wrong clock, a typo'd
+    # year); such a line would otherwise move the bootstrap watermark past every live record.
+    max_future_skew: timedelta = timedelta(days=1)
+    max_component_chars: int = 512  # `field_too_long`
+    max_level_chars: int = 32
+    now: datetime | None = None  # the staging clock; None: the wall clock when the file is staged
 
 
-def stage_file(landing: Path, partition_key: str, registry: SourcesRegistry, staging: Path,
-               quarantine: Path, ingest_mode: str = "bootstrap") -> StageStats:
-    """Stage the landing file `landing/partition_key`; idempotent (outputs are replaced)."""
-    path = landing / partition_key
+def stage_file(layout: HomeLayout, partition_key: str, registry: SourcesRegistry,
+               limits: StageLimits | None = None, ingest_mode: str = "bootstrap") -> StageStats:
+    """Stage the landing file `partition_key`; idempotent (outputs are replaced). Writes the staged and the
+    quarantine Parquet, then the stats file (last: its presence means staging finished)."""
+    limits = limits or StageLimits()
+    path = layout.landing_file(partition_key)
     spec = registry.source_for(partition_key)
     stats = StageStats(partition_key, spec.name if spec else None)
-    writer = _StagedWriter(staged_path(staging, partition_key), staged_path(quarantine, partition_key),
+    writer = _StagedWriter(layout.staged_file(partition_key), layout.quarantine_file(partition_key),
                            partition_key, stats, ingest_mode)
     with writer:
-        if not path.is_file():
-            writer.bad(_Bad(0, 0, "missing_file", f"{path} does not exist", b"", 0))
+        if _leaves_landing(path, layout.landing):
+            # Never opened: a link can point at anything on the machine (/etc/passwd, another home).
+            writer.bad(_Bad(0, 0, "symlink", "a symbolic link (or a path through one); links are not followed",
+                            b"", 0))
+        elif not path.is_file():
+            writer.bad(_Bad(0, 0, "missing_file", f"{partition_key} is not a file in the landing folder", b"", 0))
         elif path.stat().st_size == 0:
             writer.bad(_Bad(0, 0, "empty_file", "the file has no bytes", b"", 0))
         elif spec is None:
@@ -131,17 +145,49 @@ def stage_file(landing: Path, partition_key: str, registry: SourcesRegistry, sta
                                 item.data, len(item.data)))
         else:
             reference = _date_in_path(partition_key) or datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            latest = (limits.now or datetime.now(UTC)) + limits.max_future_skew
             for item in _records(path, spec, reference, stats):
+                if isinstance(item, _Record):
+                    item = _within_limits(item, limits, latest)
                 if isinstance(item, _Bad):
                     writer.bad(item)
                 else:
                     writer.record(item, spec.name)
-    staged_path(staging, partition_key, ".json").write_text(stats.to_json(), encoding="utf-8")
+    stats_file = layout.stage_stats_file(partition_key)
+    tmp = stats_file.with_name(stats_file.name + ".tmp")
+    tmp.write_text(stats.to_json(), encoding="utf-8")
+    tmp.replace(stats_file)
     return stats
 
 
-def read_stage_stats(staging: Path, partition_key: str) -> StageStats:
-    return StageStats.from_json(staged_path(staging, partition_key, ".json").read_text(encoding="utf-8"))
+def read_stage_stats(layout: HomeLayout, partition_key: str) -> StageStats:
+    return StageStats.from_json(layout.stage_stats_file(partition_key).read_text(encoding="utf-8"))
+
+
+def _leaves_landing(path: Path, landing: Path) -> bool:
+    """A symlink, or a path through a linked folder: its real location is not where the key says."""
+    if path.is_symlink():
+        return True
+    try:
+        path.resolve().relative_to(landing.resolve())
+    except ValueError:
+        return True
+    return path.resolve() != landing.resolve() / path.relative_to(landing)
+
+
+def _within_limits(record: _Record, limits: StageLimits, latest: datetime) -> _Record | _Bad:
+    header = record.header
+    reason = detail = None
+    if header.ts > latest:
+        reason, detail = "future_timestamp", f"{header.ts.isoformat()} is after {latest.isoformat()}"
+    elif header.component and len(header.component) > limits.max_component_chars:
+        reason, detail = "field_too_long", f"component of {len(header.component)} characters"
+    elif header.level and len(header.level) > limits.max_level_chars:
+        reason, detail = "field_too_long", f"level of {len(header.level)} characters"
+    if reason is None:
+        return record
+    raw = header.message.encode("utf-8")
+    return _Bad(record.line_no, record.n_lines, reason, detail, raw[:KEPT_PREFIX_BYTES], len(raw))
 
 
 # --- decoding -----------------------------------------------------------------------------------------
@@ -293,8 +339,8 @@ def _date_in_path(partition_key: str) -> datetime | None:
 def _log_id(source: str, partition_key: str, line_no: int) -> int:
     """Stable across re-runs: the same line of the same file always gets the same id.
 
-    A 64-bit integer (the value of the 8-byte blake2b digest that earlier versions stored as 16 hex digits):
-    a fixed-width column loads and compresses far cheaper than a string.
+    A 64-bit integer (an 8-byte blake2b digest): a fixed-width column loads and compresses far cheaper than
+    a string.
     """
     digest = hashlib.blake2b(f"{source}|{partition_key}|{line_no}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")

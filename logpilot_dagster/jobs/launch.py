@@ -1,15 +1,38 @@
 """Run a job of the Definitions on the persistent Dagster instance, from the command line.
 
-`python -m logpilot_dagster.jobs.launch bootstrap_job --tags '{...}'` does what a launch from the web UI
-does, minus the daemon: the run is recorded in $DAGSTER_HOME, so `make ui` shows it afterwards. (The
-`dagster job execute` command does the same but is deprecated in favour of `dg`, which is not installed.)
+    python -m logpilot_dagster.jobs.launch bootstrap        # the landing files not yet loaded
+    python -m logpilot_dagster.jobs.launch classification_job
+
+does what a launch from the web UI does, minus the daemon: each run is recorded in $DAGSTER_HOME, so `make ui`
+shows it afterwards. Before launching, runs that a killed launcher left STARTED are marked failed and the pool
+slots they held are released, so a later bootstrap never waits on a dead run.
 """
+
+from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
 import sys
 
-from dagster import DagsterInstance, JobDefinition, build_reconstructable_job, execute_job
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    DagsterRunStatus,
+    JobDefinition,
+    RunsFilter,
+    build_reconstructable_job,
+    execute_job,
+)
+
+from logpilot_dagster.jobs.partitions import RANGE_END_TAG, RANGE_START_TAG, landing_files_partitions
+from logpilot_dagster.store.layout import HomeLayout, safe_keys
+
+LAUNCHER_PID_TAG = "logpilot/launcher_pid"
+LAUNCHER_HOST_TAG = "logpilot/launcher_host"
+BOOTSTRAP_JOB = "bootstrap_job"
+_UNFINISHED = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
 
 def resolve_job(name: str) -> JobDefinition:
@@ -18,16 +41,102 @@ def resolve_job(name: str) -> JobDefinition:
     return defs.resolve_job_def(name)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_dead_runs(instance: DagsterInstance) -> list[str]:
+    """Mark failed the runs a launcher on this host started and that outlived it (kill -9, power cut), and
+    free every pool slot still held by a run that has finished. Returns what was done, one line each."""
+    done = []
+    host = socket.gethostname()
+    for run in instance.get_runs(filters=RunsFilter(statuses=_UNFINISHED)):
+        pid = run.tags.get(LAUNCHER_PID_TAG)
+        if pid is None or run.tags.get(LAUNCHER_HOST_TAG) != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        message = f"launcher process {pid} is gone (killed?): run marked failed by the next launch"
+        instance.report_run_failed(run, message)
+        done.append(f"run {run.run_id} ({run.job_name}): {message}")
+    storage = instance.event_log_storage
+    if storage.supports_global_concurrency_limits:
+        finished = {r.run_id for r in instance.get_runs(filters=RunsFilter(
+            run_ids=list(storage.get_concurrency_run_ids()))) if r.is_finished}
+        for run_id in sorted(finished):
+            storage.free_concurrency_slots_for_run(run_id)
+            done.append(f"run {run_id}: released the pool slots it still held")
+    return done
+
+
+def pending_ranges(instance: DagsterInstance, keys: list[str]) -> list[tuple[str, str]]:
+    """Register the landing files Dagster does not know yet, then group the partitions whose `logs` are not
+    materialized into runs: one per contiguous stretch of Dagster's partition order (the order they were
+    added, not sorted), so every pending file runs and no loaded file runs again."""
+    name = landing_files_partitions.name
+    known = instance.get_dynamic_partitions(name)
+    new = [k for k in keys if k not in set(known)]
+    if new:
+        instance.add_dynamic_partitions(name, new)
+    order = instance.get_dynamic_partitions(name)
+    loaded = instance.get_materialized_partitions(AssetKey("logs"))
+    wanted = set(keys)
+    ranges: list[tuple[str, str]] = []
+    start = end = None
+    for key in order:
+        if key in wanted and key not in loaded:
+            start = start or key
+            end = key
+        elif start is not None and key not in wanted and key not in loaded:
+            continue  # a registered key whose file is gone: not part of a run, but it does not split one
+        elif start is not None:
+            ranges.append((start, end))
+            start = end = None
+    if start is not None:
+        ranges.append((start, end))
+    return ranges
+
+
+def launch(instance: DagsterInstance, job_name: str, tags: dict[str, str]) -> bool:
+    job = build_reconstructable_job(__name__, "resolve_job", reconstructable_args=(job_name,))
+    tags = {**tags, LAUNCHER_PID_TAG: str(os.getpid()), LAUNCHER_HOST_TAG: socket.gethostname()}
+    result = execute_job(job, instance=instance, tags=tags)
+    print(f"run {result.run_id} ({job_name}): {'SUCCESS' if result.success else 'FAILURE'}", file=sys.stderr)
+    return result.success
+
+
+def bootstrap(instance: DagsterInstance, layout: HomeLayout) -> int:
+    """Exit 0 when every landing file is loaded (3 when there was nothing new), 1 when a run failed."""
+    keys, refused = safe_keys(layout.landing_keys())
+    for key, why in refused.items():
+        print(f"skipping {key!r}: {why}", file=sys.stderr)
+    ranges = pending_ranges(instance, keys)
+    if not ranges:
+        print(f"nothing new to bootstrap: all {len(keys)} landing files are loaded", file=sys.stderr)
+        return 3
+    ok = True
+    for start, end in ranges:
+        print(f"running {BOOTSTRAP_JOB} over landing files {start} .. {end}", file=sys.stderr)
+        ok = launch(instance, BOOTSTRAP_JOB, {RANGE_START_TAG: start, RANGE_END_TAG: end}) and ok
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m logpilot_dagster.jobs.launch")
-    parser.add_argument("job")
-    parser.add_argument("--tags", default="{}", help="run tags as a JSON object (e.g. a partition range)")
+    parser.add_argument("job", help="a job name, or `bootstrap` for the landing files not yet loaded")
+    parser.add_argument("--home", help="LogPilot home (default $LOGPILOT_HOME or ./.logpilot)")
+    parser.add_argument("--tags", default="{}", help="run tags as a JSON object")
     args = parser.parse_args(argv)
-    job = build_reconstructable_job(__name__, "resolve_job", reconstructable_args=(args.job,))
     with DagsterInstance.get() as instance:
-        result = execute_job(job, instance=instance, tags=json.loads(args.tags))
-    print(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
-    return 0 if result.success else 1
+        for line in release_dead_runs(instance):
+            print(line, file=sys.stderr)
+        if args.job == "bootstrap":
+            return bootstrap(instance, HomeLayout.from_env(args.home))
+        return 0 if launch(instance, args.job, json.loads(args.tags)) else 1
 
 
 if __name__ == "__main__":

@@ -6,9 +6,6 @@ from dataclasses import dataclass
 
 from drain3.template_miner_config import TemplateMinerConfig
 
-# The token Drain3 writes where a template position varies. LogPilot's templates use the same spelling.
-WILDCARD = "<*>"
-
 
 @dataclass(frozen=True)
 class MinerConfig:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from drain3.drain import Drain
 
-from logpilot_dagster.mining.config import WILDCARD
+from logpilot_dagster.mining.template_text import WILDCARD
 from logpilot_dagster.mining.tokenize import CONSTANT_MARK, VALUE_LIKE_MARK
 
 

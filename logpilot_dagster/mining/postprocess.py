@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from drain3.drain import LogCluster
 
-from logpilot_dagster.mining.config import WILDCARD
+from logpilot_dagster.mining.template_text import WILDCARD
 from logpilot_dagster.mining.tokenize import CONSTANT_MARK, VALUE_LIKE_MARK
 
 

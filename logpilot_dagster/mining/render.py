@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from logpilot_dagster.mining.config import WILDCARD
+from logpilot_dagster.mining.template_text import WILDCARD
 from logpilot_dagster.mining.tokenize import DRAIN_VALUE_TOKEN, TAIL, VALUE
 
 # Where one parameter comes from: an index into the message's masked values, a constant of the

@@ -37,7 +37,7 @@ from drain3 import TemplateMiner
 from drain3.drain import LogCluster
 from drain3.memory_buffer_persistence import MemoryBufferPersistence
 
-from logpilot_dagster.mining.config import WILDCARD, MinerConfig
+from logpilot_dagster.mining.config import MinerConfig
 from logpilot_dagster.mining.constants import KeyValueCounts, keep_constants
 from logpilot_dagster.mining.engine import ValueAwareDrain
 from logpilot_dagster.mining.persistence import SourceState
@@ -45,6 +45,7 @@ from logpilot_dagster.mining.postprocess import Grouping, group_clusters
 from logpilot_dagster.mining.render import RenderedTemplate, render
 from logpilot_dagster.mining.results import LineMatch, line_match
 from logpilot_dagster.mining.shapes import Shape, make_shape, message_slices, shape_keys
+from logpilot_dagster.mining.template_text import WILDCARD
 from logpilot_dagster.mining.tokenize import (
     DRAIN_VALUE_TOKEN,
     VALUE,

@@ -7,7 +7,7 @@ import os
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from logpilot_dagster.classify.llm import API_KEY_ENV, BASE_URL_ENV, MODEL_ENV, LLMClient, LLMConfig
+from logpilot_dagster.llm.client import API_KEY_ENV, BASE_URL_ENV, MODEL_ENV, LLMClient, LLMConfig
 
 
 class LLMResource(ConfigurableResource):

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from logpilot_dagster.settings import HOME_ENV, HomeLayout
+from logpilot_dagster.store.layout import HOME_ENV, HomeLayout
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

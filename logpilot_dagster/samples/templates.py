@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logpilot_dagster.classify.labels import DEFAULT_LABELS as _LABELS
+from logpilot_dagster.mining.template_text import WILDCARD
 from logpilot_dagster.samples import values
 
 # The categories every template maps to: `classify.labels.DEFAULT_LABELS`, named one by one.
@@ -36,7 +37,6 @@ assert set(DEFAULT_LABELS) == {HTTP_STATUS, CRITICAL_ERROR, SECURITY_ALERT, ERRO
 INCIDENT_LABELS = frozenset({CRITICAL_ERROR, SECURITY_ALERT, ERROR, WORKFLOW_ERROR})
 
 _SLOT = re.compile(r"\{([a-z_0-9]+)(?::([^{}]*))?\}")
-WILDCARD = "<*>"
 
 
 @dataclass(eq=False)

@@ -18,10 +18,9 @@ import duckdb
 import pytest
 from dagster import DagsterInstance
 
-from logpilot_dagster.jobs.sensors import RANGE_END_TAG, RANGE_START_TAG
-from logpilot_dagster.pipeline import landing_files
-from logpilot_dagster.settings import HomeLayout
-from logpilot_dagster.warehouse.load import conservation
+from logpilot_dagster.jobs.partitions import RANGE_END_TAG, RANGE_START_TAG
+from logpilot_dagster.store.layout import HomeLayout
+from logpilot_dagster.store.tables import conservation
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,7 +113,7 @@ def test_bootstrap_launched_through_the_webserver(small_home, tmp_path):
                               cwd=ROOT, env=env, stdout=log, stderr=log)
     try:
         _wait_until_ready(port, server, time.monotonic() + 120)
-        keys = landing_files(home.landing)
+        keys = home.landing_keys()
         for key in keys:
             added = _graphql(port, ADD_PARTITION, {"selector": REPOSITORY, "name": "landing_files", "key": key})
             assert added["addDynamicPartition"]["__typename"] == "AddDynamicPartitionSuccess", added

@@ -22,11 +22,11 @@ from dagster import (
 from logpilot_dagster.definitions import build_definitions
 from logpilot_dagster.jobs.jobs import BOOTSTRAP_GROUP
 from logpilot_dagster.jobs.partitions import landing_files_partitions
-from logpilot_dagster.jobs.sensors import RANGE_END_TAG, RANGE_START_TAG, landing_sensor
+from logpilot_dagster.jobs.partitions import RANGE_END_TAG, RANGE_START_TAG
+from logpilot_dagster.jobs.sensors import landing_sensor
 from logpilot_dagster.pii import contains_pii
-from logpilot_dagster.pipeline import landing_files
 from logpilot_dagster.resources.storage import LogPilotStorage
-from logpilot_dagster.warehouse.load import conservation
+from logpilot_dagster.store.tables import conservation
 
 BAD_CLASSES = {"undecodable", "nul_bytes", "line_too_long", "empty_file", "truncated_gzip", "no_header_match",
                "bad_json", "no_source"}
@@ -34,7 +34,7 @@ BAD_CLASSES = {"undecodable", "nul_bytes", "line_too_long", "empty_file", "trunc
 
 def _bootstrap(layout, instance, keys=None, partition_key=None):
     defs = build_definitions(str(layout.home))
-    keys = keys or landing_files(layout.landing)
+    keys = keys or layout.landing_keys()
     known = set(instance.get_dynamic_partitions(landing_files_partitions.name))
     instance.add_dynamic_partitions(landing_files_partitions.name, [k for k in keys if k not in known])
     tags = {} if partition_key else {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
@@ -82,13 +82,31 @@ def test_materialize_loads_every_line_once_and_quarantines_each_bad_class(bootst
     assert not any(contains_pii(m) for m in messages)
 
 
+def test_each_partition_materialization_counts_its_own_rows(bootstrapped):
+    """The UI's per-partition row counts add up to the table (not the table's total on every partition)."""
+    from dagster import AssetKey
+
+    layout, instance, _ = bootstrapped
+    for asset in ("logs", "quarantine"):
+        events = instance.fetch_materializations(AssetKey(asset), limit=10_000).records
+        counts = {e.partition_key: e.asset_materialization.metadata["dagster/row_count"].value for e in events}
+        assert len(counts) == len(layout.landing_keys())
+        with duckdb.connect(str(layout.duckdb), read_only=True) as con:
+            total, = con.execute(f"SELECT count(*) FROM {asset}").fetchone()
+        assert sum(counts.values()) == total > 0
+        assert len(set(counts.values())) > 1
+    spec = build_definitions(str(layout.home)).get_assets_def("logs").specs_by_key[AssetKey("logs")]
+    assert spec.metadata["dagster/table_name"] == "logpilot.main.logs"
+    assert "log_id" in [c.name for c in spec.metadata["dagster/column_schema"].columns]
+
+
 def test_rerunning_a_partition_changes_nothing(bootstrapped):
     layout, instance, _ = bootstrapped
     query = ("SELECT count(*), sum(hash(log_id, message, template_id)) FROM logs "
              "UNION ALL SELECT count(*), sum(hash(origin, reason)) FROM quarantine")
     with duckdb.connect(str(layout.duckdb), read_only=True) as con:
         before = con.execute(query).fetchall()
-    key = next(k for k in landing_files(layout.landing) if k.startswith("billing/"))
+    key = next(k for k in layout.landing_keys() if k.startswith("billing/"))
     _bootstrap(layout, instance, partition_key=key)
     with duckdb.connect(str(layout.duckdb), read_only=True) as con:
         assert con.execute(query).fetchall() == before
@@ -99,7 +117,7 @@ def test_rerunning_a_partition_changes_nothing(bootstrapped):
 def test_landing_sensor_registers_new_files_in_batches_and_keeps_a_cursor(home):
     instance = DagsterInstance.ephemeral()
     storage = LogPilotStorage(home=str(home.home))
-    keys = landing_files(home.landing)
+    keys = home.landing_keys()
 
     with build_sensor_context(instance=instance, resources={"storage": storage}) as context:
         first = landing_sensor(context)
@@ -156,3 +174,6 @@ def test_summary_command_reports_the_warehouse(bootstrapped, capsys):
     out = capsys.readouterr().out
     assert "conservation        holds" in out and "truncated_gzip" in out and str(layout.duckdb) in out
     assert main(["summary", "--home", str(layout.home / "nowhere")]) == 2
+    assert main(["summary", "--home", str(layout.home), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["conservation"]["holds"] and summary["quarantine_entries_by_reason"]["truncated_gzip"] >= 1

@@ -17,19 +17,17 @@ from dagster import (
 
 from logpilot_dagster.assets.labels import CLASSIFICATION_GROUP
 from logpilot_dagster.assets.models import CANDIDATE_NOT_WORSE
-from logpilot_dagster.classify.classifier import default_model_store
 from logpilot_dagster.classify.model import ModelStore
 from logpilot_dagster.definitions import build_definitions
 from logpilot_dagster.jobs.partitions import landing_files_partitions
 from logpilot_dagster.jobs.retraining import MIN_NEW_LABELS, new_labels_sensor
-from logpilot_dagster.jobs.sensors import RANGE_END_TAG, RANGE_START_TAG
-from logpilot_dagster.pipeline import landing_files
+from logpilot_dagster.jobs.partitions import RANGE_END_TAG, RANGE_START_TAG
 from logpilot_dagster.resources.storage import LogPilotStorage
 
 
 def _bootstrap(layout, instance):
     defs = build_definitions(str(layout.home))
-    keys = landing_files(layout.landing)
+    keys = layout.landing_keys()
     instance.add_dynamic_partitions(landing_files_partitions.name, keys)
     result = materialize([*defs.assets, *defs.asset_checks], instance=instance, resources=defs.resources,
                          tags={RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]},
@@ -68,7 +66,7 @@ def test_every_template_gets_a_label_and_a_worse_candidate_is_refused(classified
     assert tiers.get("model", 0) > 0 and set(tiers) <= {"rules", "model", "llm", "human", "unclassified"}
     assert sum(labelled.values()) == rows and len(labelled) >= 5
     assert labelled.get("unclassified", 0) < rows * 0.05  # threshold tuned low: the model settles most lines
-    store = ModelStore(default_model_store(layout))
+    store = ModelStore(layout.classifier_store)
     first = store.promoted_dir()
     assert first is not None
     label_meta = result.asset_materializations_for_node("template_labels")[0].metadata

@@ -5,7 +5,7 @@ import json
 import pytest
 from support.openai_stub import OpenAIStub, Reply
 
-from logpilot_dagster.classify.llm import LLMClient, LLMConfig
+from logpilot_dagster.llm.client import LLMClient, LLMConfig
 from logpilot_dagster.extract.extractor import PARSER_LLM, PARSER_NER, PARSER_REGISTRY, KVExtractor, KVLine
 from logpilot_dagster.extract.kv import extract_kv, unparsed_pairs
 from logpilot_dagster.extract.llm_kv import LLMKVExtractor, template_params

@@ -136,43 +136,42 @@ def test_mine_partitions_runs_in_a_child_and_its_errors_reach_the_caller(tmp_pat
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from logpilot_dagster.ingest.staging import staged_path
-    from logpilot_dagster.pipeline import mine_partitions, miner_folder
-    from logpilot_dagster.settings import HomeLayout
+    from logpilot_dagster.bootstrap.steps import mine as mine_partitions
+    from logpilot_dagster.store.layout import HomeLayout
 
     layout = HomeLayout(tmp_path)
     key = "nova/api.log"
-    staged = staged_path(layout.staging, key)
+    staged = layout.staged_file(key)
     staged.parent.mkdir(parents=True)
     messages = [f"GET /v2/servers/{i} status: 200 len: {i * 7}" for i in range(50)]
     pq.write_table(pa.table({"source": ["nova"] * 50, "message": messages}), staged)
 
     result = mine_partitions(layout, [key])  # the child's result comes back whole
     assert (result.messages, result.mined_partitions) == (50, [key])
-    assert [t.count for t in LogMiner.load(miner_folder(layout)).templates()] == [50]
+    assert [t.count for t in LogMiner.load(layout.miner).templates()] == [50]
     assert mine_partitions(layout, [key]).messages == 0  # the ledger the child wrote is honoured
 
-    document = json.loads((miner_folder(layout) / STATE_FILE).read_text())
+    document = json.loads((layout.miner / STATE_FILE).read_text())
     document["format_version"] = 999
-    (miner_folder(layout) / STATE_FILE).write_text(json.dumps(document))
+    (layout.miner / STATE_FILE).write_text(json.dumps(document))
     with pytest.raises(ValueError, match="format version 999"):
         mine_partitions(layout, [key])
 
 
 def test_an_in_process_map_drops_what_its_initializer_loaded():
     """One partition (or one worker) is parsed in the caller's process: it must not keep the loaded miner."""
-    from logpilot_dagster import pipeline
+    from logpilot_dagster.bootstrap import pool
 
     def load(value):
-        pipeline._worker["miner"] = value
+        pool.worker_state["miner"] = value
 
     def use(item):
         if item == "bad":
             raise ValueError("bad partition")
-        return pipeline._worker["miner"], item
+        return pool.worker_state["miner"], item
 
-    assert pipeline._pool_map(use, ["a"], workers=4, initializer=load, initargs=("miner",)) == [("miner", "a")]
-    assert pipeline._worker == {}
+    assert pool.pool_map(use, ["a"], workers=4, initializer=load, initargs=("miner",)) == [("miner", "a")]
+    assert pool.worker_state == {}
     with pytest.raises(ValueError, match="bad partition"):
-        pipeline._pool_map(use, ["bad"], workers=1, initializer=load, initargs=("miner",))
-    assert pipeline._worker == {}
+        pool.pool_map(use, ["bad"], workers=1, initializer=load, initargs=("miner",))
+    assert pool.worker_state == {}

@@ -19,6 +19,7 @@ import pytest
 from logpilot_dagster.classify import labels
 from logpilot_dagster.ingest.sources import SourcesRegistry
 from logpilot_dagster.ingest.staging import stage_file
+from logpilot_dagster.store.layout import HomeLayout
 from logpilot_dagster.samples import cli as samples_cli
 from logpilot_dagster.samples.generator import (
     DEFAULT_LABELS,
@@ -67,8 +68,8 @@ def staged(tmp_path_factory: pytest.TempPathFactory):
     """A shorter history (fewer, fuller files) staged file by file with the real staging code."""
     root, manifest = _generate(tmp_path_factory.mktemp("staged"), days=45)
     registry = SourcesRegistry.load()
-    stats = {key: stage_file(root / "landing", key, registry, root / "staging", root / "quarantine")
-             for key in _landing_files(root / "landing")}
+    layout = HomeLayout(root)
+    stats = {key: stage_file(layout, key, registry) for key in _landing_files(root / "landing")}
     return root, manifest, stats
 
 

@@ -7,25 +7,24 @@ import pyarrow.parquet as pq
 import pytest
 
 from logpilot_dagster.ingest.sources import SourcesRegistry
-from logpilot_dagster.ingest.staging import read_stage_stats, stage_file, staged_path
+from logpilot_dagster.ingest.staging import StageLimits, read_stage_stats, stage_file
+from logpilot_dagster.store.layout import HomeLayout
 
 
 @pytest.fixture
 def dirs(tmp_path):
-    for name in ("landing", "staging", "quarantine"):
-        (tmp_path / name).mkdir()
-    return tmp_path
+    return HomeLayout(tmp_path).ensure()
 
 
-def stage(dirs, key, data: bytes):
-    path = dirs / "landing" / key
+def stage(dirs, key, data: bytes, **limits):
+    path = dirs.landing / key
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    stats = stage_file(dirs / "landing", key, SourcesRegistry.default(), dirs / "staging", dirs / "quarantine")
-    staged = pq.read_table(staged_path(dirs / "staging", key)).to_pylist()
-    bad = pq.read_table(staged_path(dirs / "quarantine", key)).to_pylist()
+    stats = stage_file(dirs, key, SourcesRegistry.default(), StageLimits(**limits))
+    staged = pq.read_table(dirs.staged_file(key)).to_pylist()
+    bad = pq.read_table(dirs.quarantine_file(key)).to_pylist()
     assert stats.conserved
-    assert read_stage_stats(dirs / "staging", key) == stats
+    assert read_stage_stats(dirs, key) == stats
     return stats, staged, bad
 
 
@@ -67,8 +66,7 @@ def test_empty_missing_and_unknown_files(dirs):
     assert [b["reason"] for b in bad] == ["empty_file"] and staged == []
     stats, _, bad = stage(dirs, "misc/notes.txt", b"one\ntwo\n")
     assert [b["reason"] for b in bad] == ["no_source", "no_source"] and stats.lines_read == 2
-    stats = stage_file(dirs / "landing", "nova/gone.log", SourcesRegistry.default(), dirs / "staging",
-                       dirs / "quarantine")
+    stats = stage_file(dirs, "nova/gone.log", SourcesRegistry.default())
     assert stats.quarantine_by_reason == {"missing_file": 1}
 
 
@@ -106,3 +104,75 @@ def test_csv_export_with_bom_quoted_newlines_and_bad_rows(dirs):
 def test_csv_with_wrong_columns_is_quarantined_row_by_row(dirs):
     stats, staged, bad = stage(dirs, "crm_export/x.csv", b"when,text\n2026-01-01,hello\n2026-01-02,bye\n")
     assert staged == [] and {b["reason"] for b in bad} == {"bad_csv_header"} and len(bad) == 2
+
+
+# --- hostile input ----------------------------------------------------------------------------------
+
+def test_a_symlink_is_quarantined_without_reading_a_byte(dirs, tmp_path):
+    secret = tmp_path / "outside.log"
+    secret.write_bytes(b"2026-03-04 12:00:01.000 1 INFO nova.x secret-line root:x:0:0\n")
+    (dirs.landing / "nova").mkdir(parents=True)
+    (dirs.landing / "nova" / "x.log").symlink_to(secret)
+    (dirs.landing / "linked").symlink_to(tmp_path)  # a linked folder: listed, never walked into
+    assert dirs.landing_keys() == ["linked", "nova/x.log"]
+    stats = stage_file(dirs, "nova/x.log", SourcesRegistry.default())
+    bad = pq.read_table(dirs.quarantine_file("nova/x.log")).to_pylist()
+    assert [(b["reason"], b["raw_b64"], b["n_lines"]) for b in bad] == [("symlink", "", 0)]
+    assert stats.records == 0 and stats.conserved
+    assert b"secret-line" not in dirs.staged_file("nova/x.log").read_bytes()
+
+
+@pytest.mark.parametrize("key", ["../../outside/secret.log", "/etc/passwd", "nova/../../x", "a\x00b", ""])
+def test_a_key_that_leaves_the_landing_folder_is_refused(dirs, key):
+    from logpilot_dagster.store.layout import UnsafeKeyError, safe_keys
+
+    with pytest.raises(UnsafeKeyError):
+        stage_file(dirs, key, SourcesRegistry.default())
+    ok, refused = safe_keys([key, "nova/a.log"])
+    assert ok == ["nova/a.log"] and list(refused) == [key]
+    assert not (dirs.home.parent / "outside").exists()
+
+
+JSON_KEY = "app_json/app.jsonl"
+
+
+def test_json_nested_thousands_deep_is_quarantined_not_a_crash(dirs):
+    good = b'{"ts": "2026-03-04T12:00:01Z", "level": "info", "service": "api", "msg": "charge ok"}\n'
+    deep = b'{"ts": "2026-03-04T12:00:02Z", "msg": "x", "a": ' + b"[" * 5000 + b"]" * 5000 + b"}\n"
+    stats, staged, bad = stage(dirs, JSON_KEY, good + deep + good)
+    assert len(staged) == 2 and [b["reason"] for b in bad] == ["bad_json"]
+    assert "nested deeper" in bad[0]["detail"]
+
+
+@pytest.mark.parametrize("ts", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00",
+                                "9999-12-31T23:59:59", "1969-07-20T20:17:00Z", "2026-03-04T12:00:01Z" + "9" * 80])
+def test_timestamps_that_overflow_or_leave_the_range_are_bad_timestamps(dirs, ts):
+    line = ('{"ts": "%s", "msg": "charge ok"}\n' % ts).encode()
+    stats, staged, bad = stage(dirs, JSON_KEY, line)
+    assert staged == [] and [b["reason"] for b in bad] == ["bad_timestamp"]
+
+
+def test_a_naive_year_9999_in_a_non_utc_source_is_a_bad_timestamp():
+    from logpilot_dagster.ingest.formats import HeaderError, TimestampParser
+
+    with pytest.raises(HeaderError, match="bad_timestamp"):
+        TimestampParser("%Y-%m-%d %H:%M:%S", "America/New_York").parse("9999-12-31 23:59:59")
+
+
+def test_lines_dated_in_the_future_are_quarantined_and_the_skew_is_configurable(dirs):
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+    lines = b"".join(('{"ts": "%s", "msg": "m"}\n' % ts).encode()
+                     for ts in ("2026-03-04T11:00:00Z", "2026-03-05T11:00:00Z", "2026-03-06T12:00:01Z"))
+    stats, staged, bad = stage(dirs, JSON_KEY, lines, now=now)
+    assert len(staged) == 2 and [b["reason"] for b in bad] == ["future_timestamp"]
+    stats, staged, bad = stage(dirs, JSON_KEY, lines, now=now, max_future_skew=timedelta(hours=1))
+    assert len(staged) == 1 and [b["reason"] for b in bad] == ["future_timestamp"] * 2
+    assert stats.max_ts.startswith("2026-03-04T11:00")
+
+
+def test_over_long_fields_are_quarantined(dirs):
+    line = ('{"ts": "2026-03-04T11:00:00Z", "service": "%s", "msg": "m"}\n' % ("s" * 600)).encode()
+    stats, staged, bad = stage(dirs, JSON_KEY, line)
+    assert staged == [] and [b["reason"] for b in bad] == ["field_too_long"]

@@ -5,12 +5,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from logpilot_dagster.bootstrap import steps
 from logpilot_dagster.extract.parsed import PARSED_SCHEMA, _current_layout, parse_partition
 from logpilot_dagster.ingest.sources import SourcesRegistry
-from logpilot_dagster.ingest.staging import STAGED_SCHEMA, _log_id, stage_file, staged_path
+from logpilot_dagster.ingest.staging import STAGED_SCHEMA, _log_id, stage_file
 from logpilot_dagster.mining import LogMiner
-from logpilot_dagster.warehouse.load import conservation, load_partitions
-from logpilot_dagster.warehouse.schema import ensure_schema
+from logpilot_dagster.store.layout import HomeLayout
+from logpilot_dagster.store.tables import conservation, ensure_schema, transaction
 
 NOVA = b"2026-03-04 12:00:0%d.000 2931 INFO nova.compute.manager [req-%d] VM Started\n"
 KEY = "nova/nova-compute.log.2026-03-04"
@@ -18,20 +19,19 @@ KEY = "nova/nova-compute.log.2026-03-04"
 
 @pytest.fixture
 def home(tmp_path):
-    for name in ("landing", "staging", "quarantine", "parsed"):
-        (tmp_path / name).mkdir()
-    path = tmp_path / "landing" / KEY
+    layout = HomeLayout(tmp_path).ensure()
+    path = layout.landing / KEY
     path.parent.mkdir(parents=True)
     path.write_bytes(NOVA % (1, 1) + b"no header here\n" + NOVA % (2, 2))
-    stage_file(tmp_path / "landing", KEY, SourcesRegistry.default(), tmp_path / "staging", tmp_path / "quarantine")
+    stage_file(layout, KEY, SourcesRegistry.default())
     miner = LogMiner()
-    miner.learn("nova", [r["message"] for r in pq.read_table(staged_path(tmp_path / "staging", KEY)).to_pylist()])
-    parse_partition(staged_path(tmp_path / "staging", KEY), miner, staged_path(tmp_path / "parsed", KEY))
-    return tmp_path
+    miner.learn("nova", [r["message"] for r in pq.read_table(layout.staged_file(KEY)).to_pylist()])
+    parse_partition(layout.staged_file(KEY), miner, layout.parsed_file(KEY))
+    return layout
 
 
-def _load(con, home):
-    return load_partitions(con, [KEY], home / "parsed", home / "quarantine", home / "staging")
+def _load(con, home, **options):
+    return steps.load(con, home, [KEY], **options)
 
 
 def test_load_is_idempotent_and_shows_origin_and_integer_ids(home):
@@ -59,32 +59,20 @@ def test_log_id_is_the_value_of_the_earlier_hex_id():
     assert STAGED_SCHEMA.field("log_id").type == PARSED_SCHEMA.field("log_id").type == pa.uint64()
 
 
-def test_a_logs_table_of_the_earlier_layout_is_migrated(home):
+def test_a_failed_transaction_leaves_the_table_as_it_was():
     con = duckdb.connect()
-    con.execute("""
-        CREATE TABLE logs (log_id VARCHAR NOT NULL, ts TIMESTAMPTZ NOT NULL, source VARCHAR NOT NULL, level VARCHAR,
-            component VARCHAR, message VARCHAR NOT NULL, template_id VARCHAR, params VARCHAR[],
-            kv MAP(VARCHAR, VARCHAR), ingest_mode VARCHAR NOT NULL, origin VARCHAR NOT NULL,
-            partition_key VARCHAR NOT NULL, line_no BIGINT, n_lines INTEGER NOT NULL);
-        CREATE VIEW logs_all AS SELECT * FROM logs;
-        INSERT INTO logs VALUES ('00000000000000ff', '2026-03-04 12:00:00+00', 'nova', 'INFO', NULL, 'old', 't1',
-            ['x'], MAP {'k': 'v'}, 'bootstrap', 'nova/old.log:7', 'nova/old.log', 7, 1);
-    """)
     ensure_schema(con)
-    assert con.execute("SELECT log_id, origin, message, params, kv FROM logs_all").fetchall() == [
-        (255, "nova/old.log:7", "old", ["x"], {"k": "v"})]
-    _load(con, home)  # new rows load next to the migrated ones
-    assert con.execute("SELECT count(*) FROM logs_labelled").fetchone() == (3,)
+    with pytest.raises(RuntimeError), transaction(con):
+        con.execute("INSERT INTO system_catalog VALUES ('a', 'b', 'c', 'd')")
+        raise RuntimeError("crash in the middle")
+    assert con.execute("SELECT count(*) FROM system_catalog").fetchone() == (0,)
 
 
-def test_the_load_caps_duckdb_memory_and_restores_it(monkeypatch, tmp_path):
-    from logpilot_dagster.warehouse.load import LOAD_MEMORY_ENV
-
+def test_the_load_caps_duckdb_memory_and_restores_it(home):
     con = duckdb.connect()
     default, = con.execute("SELECT current_setting('memory_limit')").fetchone()
-    result = load_partitions(con, [], tmp_path, tmp_path, tmp_path)
+    result = steps.load(con, home, [])
     assert result.rows == 0
     assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == default
-    monkeypatch.setenv(LOAD_MEMORY_ENV, "lots")
     with pytest.raises(ValueError, match="not a memory size"):
-        load_partitions(con, [], tmp_path, tmp_path, tmp_path)
+        _load(con, home, memory_limit="lots")

@@ -1,0 +1,1 @@
+"""The history bootstrap as plain steps (stage → mine → parse → load → templates), without Dagster."""
