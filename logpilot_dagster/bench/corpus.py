@@ -73,7 +73,7 @@ def _loghub_events(folder: Path) -> list[tuple[str, str, list[tuple[int, int]]]]
 
 def _param_spans(content: str, template: str) -> list[tuple[int, int]]:
     """Where the template's `<*>` fall in the content; the whole line when the template does not align."""
-    from logpilot_dagster.pipeline import template_regex
+    from logpilot_dagster.mining.template_text import template_regex
 
     try:
         m = re.match(template_regex(template), content, re.DOTALL)

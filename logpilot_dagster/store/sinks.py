@@ -1,0 +1,264 @@
+"""Every place a line's content is copied to, in one registry: what a right-to-be-forgotten purge walks.
+
+A subject (a user name, a customer id, an account) matches as a whole word: `bob` matches `user bob logged`
+and `bob@x`, not `bobby`. Each sink can count the copies of a subject (`find`) and remove them (`delete`,
+idempotent; a file is rewritten whole and swapped in by rename). A new copy of line content anywhere under
+the home — a tier, an index, a report — gets a sink here, or the purge cannot reach it.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from logpilot_dagster.store import tables
+from logpilot_dagster.store.layout import HomeLayout
+
+
+def subject_pattern(subject: str) -> str:
+    """A whole-word regex for the subject, in the RE2 dialect both DuckDB and Python read."""
+    if not subject.strip():
+        raise ValueError("a purge subject must not be empty")
+    return r"(^|[^\w])" + re.escape(subject) + r"([^\w]|$)"
+
+
+@dataclass(frozen=True)
+class Sink:
+    name: str
+    holds: str  # what content of a line it keeps, for people
+    find: Callable[[HomeLayout, str], int]
+    delete: Callable[[HomeLayout, str], int]
+
+
+# --- DuckDB tables --------------------------------------------------------------------------------------
+
+_LOGS_MATCH = ("regexp_matches(message, $p) OR list_bool_or([regexp_matches(x, $p) for x in coalesce(params, [])])"
+               " OR list_bool_or([regexp_matches(x, $p) for x in map_values(coalesce(kv, MAP {}))])")
+_QUARANTINE_MATCH = ("regexp_matches(coalesce(detail, ''), $p) OR "
+                     "regexp_matches(decode(from_base64(coalesce(raw_b64, ''))), $p)")
+
+
+def _with_warehouse(layout: HomeLayout, work: Callable[[duckdb.DuckDBPyConnection], int]) -> int:
+    if not layout.duckdb.exists():
+        return 0
+    with tables.connect(layout.duckdb) as con:
+        return work(con)
+
+
+def _table_sink(table: str, where: str) -> tuple[Callable, Callable]:
+    def find(layout: HomeLayout, subject: str) -> int:
+        return _with_warehouse(layout, lambda con: int(con.execute(
+            f"SELECT count(*) FROM {table} WHERE {where}", {"p": subject_pattern(subject)}).fetchone()[0]))
+
+    def delete(layout: HomeLayout, subject: str) -> int:
+        def work(con):
+            with tables.transaction(con):
+                (n,), = con.execute(f"DELETE FROM {table} WHERE {where}", {"p": subject_pattern(subject)}).fetchall()
+            return int(n)
+        return _with_warehouse(layout, work)
+
+    return find, delete
+
+
+def _find_examples(layout: HomeLayout, subject: str) -> int:
+    return _with_warehouse(layout, lambda con: int(con.execute(
+        "SELECT count(*) FROM templates WHERE regexp_matches(coalesce(example, ''), $p)",
+        {"p": subject_pattern(subject)}).fetchone()[0]))
+
+
+def _clear_examples(layout: HomeLayout, subject: str) -> int:
+    """Template examples are cleared; the next `templates` refresh draws them again from remaining lines."""
+    def work(con):
+        with tables.transaction(con):
+            (n,), = con.execute("UPDATE templates SET example = NULL WHERE regexp_matches(coalesce(example, ''), $p)",
+                                {"p": subject_pattern(subject)}).fetchall()
+        return int(n)
+    return _with_warehouse(layout, work)
+
+
+# --- files ----------------------------------------------------------------------------------------------
+
+
+def _parquet_files(folder_of: Callable[[HomeLayout], Path]) -> Callable[[HomeLayout], Iterator[Path]]:
+    def files(layout: HomeLayout) -> Iterator[Path]:
+        folder = folder_of(layout)
+        yield from sorted(folder.rglob("*.parquet")) if folder.is_dir() else ()
+    return files
+
+
+def _rows_matching(table: pa.Table, pattern: str) -> pa.ChunkedArray | None:
+    """A boolean mask of the rows whose string columns (lists and maps of strings included) hold the subject."""
+    mask = None
+    for name in table.column_names:
+        column = table.column(name)
+        kind = column.type
+        if pa.types.is_list(kind) or pa.types.is_map(kind):
+            flat = pc.list_flatten(column) if pa.types.is_list(kind) else None
+            if flat is None or not pa.types.is_string(flat.type):
+                continue
+            hit = pc.match_substring_regex(pc.list_flatten(column), pattern)
+            parents = pc.list_parent_indices(column)
+            rows = np.zeros(table.num_rows, dtype=bool)
+            rows[np.asarray(parents)[np.asarray(hit.fill_null(False))]] = True
+            matched = pa.chunked_array([pa.array(rows)])
+        elif name == "raw_b64":  # quarantined bytes are stored base64-encoded
+            regex = re.compile(pattern.encode())
+            matched = pa.chunked_array([pa.array(
+                [bool(v) and regex.search(base64.b64decode(v)) is not None for v in column.to_pylist()],
+                pa.bool_())])
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            matched = pc.fill_null(pc.match_substring_regex(column, pattern), False)
+        else:
+            continue
+        mask = matched if mask is None else pc.or_(mask, matched)
+    return mask
+
+
+def _parquet_sink(files: Callable[[HomeLayout], Iterator[Path]]) -> tuple[Callable, Callable]:
+    def find(layout: HomeLayout, subject: str) -> int:
+        pattern, n = subject_pattern(subject), 0
+        for path in files(layout):
+            mask = _rows_matching(pq.read_table(path), pattern)
+            n += int(pc.sum(mask).as_py() or 0) if mask is not None else 0
+        return n
+
+    def delete(layout: HomeLayout, subject: str) -> int:
+        pattern, n = subject_pattern(subject), 0
+        for path in files(layout):
+            table = pq.read_table(path)
+            mask = _rows_matching(table, pattern)
+            hits = int(pc.sum(mask).as_py() or 0) if mask is not None else 0
+            if hits:
+                tmp = path.with_name(path.name + ".tmp")
+                pq.write_table(table.filter(pc.invert(mask)), tmp, compression="zstd")
+                tmp.replace(path)
+                n += hits
+        return n
+
+    return find, delete
+
+
+def _text_file_sink(path_of: Callable[[HomeLayout], list[Path]]) -> tuple[Callable, Callable]:
+    """JSON and CSV files: a JSON string value or a CSV row that holds the subject is cleared or dropped."""
+    def find(layout: HomeLayout, subject: str) -> int:
+        pattern = re.compile(subject_pattern(subject))
+        return sum(len(pattern.findall(p.read_text(encoding="utf-8", errors="replace")))
+                   for p in path_of(layout) if p.is_file())
+
+    def delete(layout: HomeLayout, subject: str) -> int:
+        pattern, n = re.compile(subject_pattern(subject)), 0
+        for path in path_of(layout):
+            if not path.is_file():
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if not pattern.search(text):
+                continue
+            if path.suffix == ".csv":
+                rows = list(csv.reader(io.StringIO(text)))
+                kept = [r for i, r in enumerate(rows) if i == 0 or not any(pattern.search(c) for c in r)]
+                n += len(rows) - len(kept)
+                out = io.StringIO()
+                csv.writer(out).writerows(kept)
+                new = out.getvalue()
+            else:
+                document, hits = _cleared(json.loads(text), pattern)
+                n += hits
+                new = json.dumps(document)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(new, encoding="utf-8")
+            tmp.replace(path)
+        return n
+
+    return find, delete
+
+
+def _cleared(value, pattern: re.Pattern[str]):
+    """A JSON document with every string that holds the subject replaced by "" (and how many were)."""
+    if isinstance(value, str):
+        return ("", 1) if pattern.search(value) else (value, 0)
+    if isinstance(value, list):
+        items = [_cleared(v, pattern) for v in value]
+        return [v for v, _ in items], sum(n for _, n in items)
+    if isinstance(value, dict):
+        items = {k: _cleared(v, pattern) for k, v in value.items() if not pattern.search(k)}
+        return {k: v for k, (v, _) in items.items()}, sum(n for _, n in items.values()) + len(value) - len(items)
+    return value, 0
+
+
+def _embedding_texts(layout: HomeLayout) -> tuple[Path, list[str]] | None:
+    path = layout.classifier_store / "embeddings.npz"
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as saved:
+        ends, blob = saved["ends"], saved["blob"].tobytes()
+    starts = np.r_[0, ends[:-1]]
+    return path, [blob[a:b].decode("utf-8") for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+
+def _find_embeddings(layout: HomeLayout, subject: str) -> int:
+    found = _embedding_texts(layout)
+    pattern = re.compile(subject_pattern(subject))
+    return sum(1 for t in found[1] if pattern.search(t)) if found else 0
+
+
+def _delete_embeddings(layout: HomeLayout, subject: str) -> int:
+    """The vector cache keyed by text: entries whose text holds the subject are dropped (recomputed if needed)."""
+    found = _embedding_texts(layout)
+    if not found:
+        return 0
+    path, texts = found
+    pattern = re.compile(subject_pattern(subject))
+    keep = np.array([not pattern.search(t) for t in texts], dtype=bool)
+    if keep.all():
+        return 0
+    with np.load(path, allow_pickle=False) as saved:
+        name, vectors = saved["embedder"], saved["vectors"][keep]
+    encoded = [t.encode("utf-8") for t, k in zip(texts, keep, strict=True) if k]
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as handle:
+        np.savez(handle, embedder=name, vectors=vectors, ends=np.cumsum([len(e) for e in encoded], dtype=np.int64),
+                 blob=np.frombuffer(b"".join(encoded), dtype=np.uint8))
+    tmp.replace(path)
+    return int((~keep).sum())
+
+
+def _registry_json(layout: HomeLayout) -> list[Path]:
+    return sorted(layout.miner.glob("*.json")) if layout.miner.is_dir() else []
+
+
+SINKS: tuple[Sink, ...] = (
+    Sink("logs", "message, parameters and key-values of every hot row", *_table_sink("logs", _LOGS_MATCH)),
+    Sink("quarantine", "detail and masked raw bytes of lines that could not be ingested",
+         *_table_sink("quarantine", _QUARANTINE_MATCH)),
+    Sink("templates.example", "one example line per template", _find_examples, _clear_examples),
+    Sink("staging", "staged records (Parquet per landing file)", *_parquet_sink(_parquet_files(lambda x: x.staging))),
+    Sink("parsed", "parsed records (Parquet per landing file)", *_parquet_sink(_parquet_files(lambda x: x.parsed))),
+    Sink("quarantine_files", "quarantined lines (Parquet per landing file)",
+         *_parquet_sink(_parquet_files(lambda x: x.quarantine))),
+    Sink("template_catalog", "the miner's templates and examples as Parquet",
+         *_parquet_sink(lambda x: iter([x.template_catalog] if x.template_catalog.exists() else []))),
+    Sink("miner_state", "the Drain3 miners' stored examples", *_text_file_sink(_registry_json)),
+    Sink("embedding_cache", "texts embedded for the classifier", _find_embeddings, _delete_embeddings),
+    Sink("training_set", "labelled lines for the model tier",
+         *_parquet_sink(lambda x: iter([x.training_set] if x.training_set.exists() else []))),
+    Sink("llm_answers", "lines the LLM labelled, with its answers", *_text_file_sink(lambda x: [x.llm_answers])),
+    Sink("label_cache", "each template's decided label, keyed by its example's key",
+         *_text_file_sink(lambda x: [x.label_cache])),
+    Sink("evaluation_report", "the classification evaluation report", *_text_file_sink(lambda x: [x.evaluation_report])),
+)
+
+
+def find_everywhere(layout: HomeLayout, subject: str) -> dict[str, int]:
+    return {sink.name: sink.find(layout, subject) for sink in SINKS}
