@@ -47,19 +47,16 @@ from pathlib import Path
 
 import duckdb
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from logpilot_dagster.bench.report import write_json_report  # noqa: E402
-from logpilot_dagster.classify.classifier import ClassifierConfig, HybridClassifier, default_model_store  # noqa: E402
-from logpilot_dagster.classify.embedder import EMBEDDINGS_FILE, store_embedder  # noqa: E402
-from logpilot_dagster.classify.rules import RuleSet  # noqa: E402
-from logpilot_dagster.classify.template_labels import CACHE_FILE, label_templates  # noqa: E402
-from logpilot_dagster.classify.training import train_and_register  # noqa: E402
-from logpilot_dagster.classify.training_data import GROUND_TRUTH_FILE, assemble_training_set  # noqa: E402
-from logpilot_dagster.pipeline import run_bootstrap  # noqa: E402
-from logpilot_dagster.samples.generator import generate_sample  # noqa: E402
-from logpilot_dagster.settings import HomeLayout  # noqa: E402
+from logpilot_dagster.bench.report import write_json_report
+from logpilot_dagster.bootstrap.steps import run_bootstrap
+from logpilot_dagster.classify.classifier import ClassifierConfig, HybridClassifier, default_model_store
+from logpilot_dagster.classify.embedder import EMBEDDINGS_FILE, store_embedder
+from logpilot_dagster.classify.rules import RuleSet
+from logpilot_dagster.classify.template_labels import label_templates
+from logpilot_dagster.classify.training import train_and_register
+from logpilot_dagster.classify.training_data import assemble_training_set
+from logpilot_dagster.samples.generator import generate_sample
+from logpilot_dagster.store.layout import HomeLayout
 
 TRAINED_VECTORS = "embeddings.trained.npz"  # the store's vectors as training left them (for step 3 alone)
 
@@ -77,7 +74,7 @@ def bootstrap_home(home: Path, lines: int, seed: int) -> tuple[HomeLayout, float
 
 def train_promoted(layout: HomeLayout, store: Path) -> dict:
     with duckdb.connect(str(layout.duckdb)) as con:
-        frame = assemble_training_set(con, layout.labels, layout.sample_truth / GROUND_TRUTH_FILE)
+        frame = assemble_training_set(con, layout)
     embedder = store_embedder(store)
     outcome = train_and_register(frame, store, embedder, rules=RuleSet.default())
     return {"examples": len(frame), "held_out_accuracy": outcome.metrics.get("accuracy"),
@@ -98,7 +95,7 @@ def label_in_this_process(home: Path, store: Path) -> dict:
     layout = HomeLayout(home)
     classifier = HybridClassifier(ClassifierConfig(model_dir=str(store), use_model=True))
     with duckdb.connect(str(layout.duckdb)) as con:
-        summary = label_templates(con, classifier, layout.models / CACHE_FILE)
+        summary = label_templates(con, classifier, layout.label_cache)
     embedder = classifier.embedder
     return {"templates": summary.templates, "decided_now": summary.decided_now,
             "llm_calls": summary.llm_calls, "lines_by_tier": dict(summary.lines_by_tier),
@@ -134,7 +131,7 @@ def agreement(layout: HomeLayout) -> dict:
                   WHERE coalesce(label, '') <> '' AND coalesce(bad_reason, '') = '') t
               ON l.partition_key = t.file AND l.line_no = t.line
             GROUP BY ALL ORDER BY 1
-        """, [str(layout.sample_truth / GROUND_TRUTH_FILE)]).fetchall()
+        """, [str(layout.ground_truth)]).fetchall()
     total, right = sum(r[1] for r in rows), sum(r[2] for r in rows)
     return {"lines": total, "accuracy": right / total if total else 0.0,
             "per_tier": {tier or "none": {"lines": n, "accuracy": ok / n} for tier, n, ok in rows}}

@@ -29,12 +29,12 @@ import pandas as pd
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from logpilot_dagster.bench.report import write_json_report  # noqa: E402
-from logpilot_dagster.classify.embedder import CachedEmbedder, SentenceEmbedder  # noqa: E402
-from logpilot_dagster.classify.labels import TIER_UNCLASSIFIED  # noqa: E402
-from logpilot_dagster.classify.router import Router  # noqa: E402
-from logpilot_dagster.classify.rules import RuleSet  # noqa: E402
-from logpilot_dagster.classify.training import held_out_split, train_calibrated  # noqa: E402
+from logpilot_dagster.bench.report import write_json_report
+from logpilot_dagster.classify.embedder import CachedEmbedder, SentenceEmbedder
+from logpilot_dagster.classify.labels import TIER_UNCLASSIFIED
+from logpilot_dagster.classify.router import Router
+from logpilot_dagster.classify.rules import RuleSet
+from logpilot_dagster.classify.training import held_out_split, train_calibrated
 
 # name: (held-out split, validation split the threshold is calibrated on)
 SPLITS = {"a_new_lines": ("line", "line"), "b_unseen_templates": ("template", "line"),

@@ -28,13 +28,11 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from logpilot_dagster.bench.report import write_json_report  # noqa: E402
-from logpilot_dagster.classify import onnx_graph  # noqa: E402
-from logpilot_dagster.classify.embedder import BatchTokenizer, MeanPoolingEncoder, default_model_path  # noqa: E402
-from logpilot_dagster.samples.generator import generate_sample  # noqa: E402
+from logpilot_dagster.bench.report import write_json_report
+from logpilot_dagster.classify import onnx_graph
+from logpilot_dagster.classify.embedder import BatchTokenizer, MeanPoolingEncoder, default_model_path
+from logpilot_dagster.samples.generator import generate_sample
 
 RUN = """
 import json, sys, time
@@ -62,8 +60,7 @@ print(json.dumps({"seconds": time.perf_counter() - started, "backend": encoder.b
 def run(mode: str, export_dir: Path, texts: list[str], tokens_per_batch: int | None = None) -> dict:
     """One fresh Python process: import, load (or export), embed `texts`; its seconds and peak RSS."""
     done = subprocess.run([sys.executable, "-c", RUN, mode, str(export_dir), str(tokens_per_batch or "")],
-                          input=json.dumps(texts), capture_output=True, text=True, check=True, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          input=json.dumps(texts), capture_output=True, text=True, check=True)
     return json.loads(done.stdout.splitlines()[-1])
 
 

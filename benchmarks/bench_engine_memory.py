@@ -18,12 +18,9 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from logpilot_dagster.bench.corpus import bench_sources_toml, build_corpus  # noqa: E402
-from logpilot_dagster.bench.report import write_json_report  # noqa: E402
-from logpilot_dagster.bench.throughput import DEFAULT_LOGHUB, run_phase  # noqa: E402
+from logpilot_dagster.bench.corpus import bench_sources_toml, build_corpus
+from logpilot_dagster.bench.report import write_json_report
+from logpilot_dagster.bench.throughput import DEFAULT_LOGHUB, run_phase
 
 
 def measure(home: Path, lines: int, seed: int) -> dict:

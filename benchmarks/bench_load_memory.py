@@ -18,12 +18,9 @@ from pathlib import Path
 
 import duckdb
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from logpilot_dagster.bench.memory import process_memory_mb  # noqa: E402
-from logpilot_dagster.pipeline import landing_files, load_logs  # noqa: E402
-from logpilot_dagster.settings import HomeLayout  # noqa: E402
+from logpilot_dagster.bench.memory import process_memory_mb
+from logpilot_dagster.bootstrap.steps import load as load_logs
+from logpilot_dagster.store.layout import HomeLayout
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="logpilot-load-") as scratch, \
             duckdb.connect(str(Path(scratch) / "load.duckdb")) as con:
         started = time.perf_counter()
-        result = load_logs(con, layout, landing_files(layout.landing))
+        result = load_logs(con, layout, layout.landing_keys())
         seconds = time.perf_counter() - started
     peak_mb = process_memory_mb("VmHWM")
     print(f"{result.rows:,} rows from {result.partitions} partitions in {seconds:.1f}s "

@@ -1,5 +1,5 @@
 """One parse worker's peak memory: every staged partition of a bootstrapped home parsed in one process, in key
-order, through the same functions a pool worker runs (`pipeline._init_parse`, `pipeline._parse_one`).
+order, through the same functions a pool worker runs (`steps._init_parse`, `steps._parse_one`).
 
 The home is one that `bench_engine_memory.py --keep` leaves (`W/home_1000000`, `W/home_4000000`); parsing
 rewrites its parsed Parquet with the same content.
@@ -14,12 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from logpilot_dagster import pipeline  # noqa: E402
-from logpilot_dagster.bench.memory import process_memory_mb  # noqa: E402
-from logpilot_dagster.settings import HomeLayout  # noqa: E402
+from logpilot_dagster.bench.memory import process_memory_mb
+from logpilot_dagster.bootstrap import steps
+from logpilot_dagster.store.layout import HomeLayout
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,10 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, required=True, help="a bootstrapped home (staging/ filled)")
     args = parser.parse_args(argv)
     layout = HomeLayout(args.home.resolve())
-    keys = pipeline.staged_partitions(layout)
+    keys = steps.staged_keys(layout)
     started = time.perf_counter()
-    pipeline._init_parse(layout)
-    rows = sum(pipeline._parse_one(key) for key in keys)
+    steps._init_parse(layout)
+    rows = sum(steps._parse_one(key) for key in keys)
     seconds = time.perf_counter() - started
     peak_mb = process_memory_mb("VmHWM")
     print(f"{rows:,} rows from {len(keys)} partitions in {seconds:.1f}s; peak RSS of this process {peak_mb:,.0f} MB")

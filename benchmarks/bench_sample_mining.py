@@ -41,16 +41,16 @@ LEARN_BATCH = 250_000
 
 
 def stage(home: Path) -> None:
+    from logpilot_dagster.bootstrap.steps import stage as stage_partitions
     from logpilot_dagster.ingest.sources import SourcesRegistry
-    from logpilot_dagster.pipeline import landing_files, stage_partitions
-    from logpilot_dagster.settings import HomeLayout
+    from logpilot_dagster.store.layout import HomeLayout
 
     layout = HomeLayout(home)
     if layout.staging.is_dir() and any(layout.staging.rglob("*.parquet")):
         return
     layout.ensure()
     registry = SourcesRegistry.load(home_file=layout.sources_file)
-    stage_partitions(layout, registry, landing_files(layout.landing))
+    stage_partitions(layout, registry, layout.landing_keys())
 
 
 def read_staged(home: Path) -> dict[str, list[tuple[str, int, str]]]:

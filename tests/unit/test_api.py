@@ -9,8 +9,8 @@ from support.labelled import HashingEmbedder, labelled_lines
 
 from logpilot_dagster.api.app import ApiSettings, create_app
 from logpilot_dagster.classify.classifier import ClassifierConfig, HybridClassifier
-from logpilot_dagster.classify.llm import LLMConfig
 from logpilot_dagster.classify.model import train_classifier
+from logpilot_dagster.llm.client import LLMConfig
 
 
 @pytest.fixture(scope="module")

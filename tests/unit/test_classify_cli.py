@@ -1,6 +1,9 @@
 """`logpilot train` then `logpilot classify` on CSV files, with the packaged embedding model."""
 
 import argparse
+import csv
+import io
+import os
 import subprocess
 import sys
 
@@ -10,6 +13,7 @@ from support.fixtures import real_embedder  # noqa: F401 (fixture: loads the mod
 from support.labelled import labelled_lines
 
 from logpilot_dagster.classify import cli as classify_cli
+from logpilot_dagster.cli import main as logpilot_main
 
 
 def run(*argv: str) -> int:
@@ -70,12 +74,92 @@ def test_a_users_label_set_and_their_rules(tmp_path, real_embedder, capsys):  # 
     out = pd.read_csv(tmp_path / "out.csv")
     assert out["target_label"].iloc[0] == "bad" and out["tier"].iloc[0] == "rules"
     assert out["target_label"].iloc[1] in {"bad", "capacity"}  # the User Action rule is outside the label set
-    assert "1 skipped" in capsys.readouterr().out
+    assert "1 skipped" in capsys.readouterr().err
 
 
 def test_classify_without_a_model_uses_rules_and_says_so(tmp_path, capsys):
     pd.DataFrame({"source": ["a"], "log_message": ["something"]}).to_csv(tmp_path / "in.csv", index=False)
     assert run("classify", "--input", str(tmp_path / "in.csv"), "--output", str(tmp_path / "o.csv"),
                "--home", str(tmp_path / "home")) == 0
-    assert "no trained model" in capsys.readouterr().out
+    assert "no trained model" in capsys.readouterr().err
     assert pd.read_csv(tmp_path / "o.csv")["tier"].tolist() == ["unclassified"]
+
+
+def logpilot(*argv: str, stdin: bytes = b"", home=None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOGPILOT_LLM")}
+    if home is not None:
+        env["LOGPILOT_HOME"] = str(home)
+    return subprocess.run([sys.executable, "-m", "logpilot_dagster.cli", *argv], input=stdin,
+                          capture_output=True, env=env, timeout=120)
+
+
+def test_classify_is_a_clean_csv_filter_on_stdin_and_stdout(tmp_path):
+    text = "source,log_message\napp,User bob logged in\napp,=cmd|' /C calc'!A0\napp,caf\u00e9 is open\n"
+    done = logpilot("classify", "--input", "-", "--output", "-", stdin=text.encode(), home=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    rows = list(csv.reader(io.StringIO(done.stdout.decode("utf-8"), newline="")))
+    assert rows[0] == ["source", "log_message", "target_label", "confidence", "tier", "reason"]
+    assert [r[1] for r in rows[1:]] == ["User bob logged in", "'=cmd|' /C calc'!A0", "caf\u00e9 is open"]
+    assert rows[1][2:5] == ["User Action", "1.0", "rules"]
+    errors = done.stderr.decode()
+    assert "classified 3 lines" in errors and "-> stdout" in errors and "rules:" in errors
+    assert "\r" not in errors  # no progress bar when stderr is not a terminal
+
+
+def test_classify_into_a_closed_pipe_stops_quietly(tmp_path):
+    rows = "".join(f"app,User u{i} logged in\n" for i in range(20_000))
+    process = subprocess.Popen([sys.executable, "-m", "logpilot_dagster.cli", "classify", "--input", "-",
+                                "--output", "-", "--home", str(tmp_path)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdin.write(("source,log_message\n" + rows).encode())
+    process.stdin.close()
+    assert process.stdout.readline().startswith(b"source,log_message")
+    process.stdout.close()  # like `| head -1`
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0, errors
+    assert "Traceback" not in errors and "Exception ignored" not in errors
+
+
+@pytest.mark.parametrize("content, says", [
+    ("source,log_message\napp,one\napp,two,three\n", "row 2 (line 3) has 3 field(s) but the header has 2"),
+    ("source,log_message\napp\n", "row 1 (line 2) has 1 field(s)"),
+    ("source,log_message,target_label\napp,x,Error\n", "already has column(s) target_label"),
+])
+def test_a_refused_input_exits_2_with_the_reason_and_writes_nothing(tmp_path, capsys, content, says):
+    (tmp_path / "in.csv").write_text(content)
+    out = tmp_path / "out" / "OUT.csv"
+    assert logpilot_main(["classify", "--input", str(tmp_path / "in.csv"), "--output", str(out),
+                          "--home", str(tmp_path / "home")]) == 2
+    captured = capsys.readouterr()
+    assert says in captured.err and captured.out == ""
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("command, example", [
+    ("classify", "cat logs.csv | logpilot classify --input - --output - > labelled.csv"),
+    ("train", "logpilot train --labels labelled.csv --model-dir models/classifier"),
+    ("serve", "curl -F file=@logs.csv http://127.0.0.1:8000/classify -o labelled.csv"),
+])
+def test_help_shows_examples_as_written(capsys, command, example):
+    with pytest.raises(SystemExit):
+        logpilot_main([command, "--help"])
+    text = capsys.readouterr().out
+    assert "\nexamples:\n" in text and f"\n  {example}" in text
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_progress_bar_only_on_a_terminal(tmp_path, monkeypatch, capsys):
+    (tmp_path / "in.csv").write_text("source,log_message\n" + "app,User u1 logged in\n" * 50)
+    argv = ["classify", "--input", str(tmp_path / "in.csv"), "--output", str(tmp_path / "o.csv"),
+            "--home", str(tmp_path / "home")]
+    assert run(*argv) == 0
+    assert "\r" not in capsys.readouterr().err
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert run(*argv) == 0
+    assert "classify:" in terminal.getvalue() and "\r" in terminal.getvalue()
+    assert "classified 50 lines" in terminal.getvalue()
