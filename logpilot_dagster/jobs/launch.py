@@ -64,9 +64,9 @@ def release_dead_runs(instance: DagsterInstance) -> list[str]:
         instance.report_run_failed(run, message)
         done.append(f"run {run.run_id} ({run.job_name}): {message}")
     storage = instance.event_log_storage
-    if storage.supports_global_concurrency_limits:
-        finished = {r.run_id for r in instance.get_runs(filters=RunsFilter(
-            run_ids=list(storage.get_concurrency_run_ids()))) if r.is_finished}
+    holding = list(storage.get_concurrency_run_ids()) if storage.supports_global_concurrency_limits else []
+    if holding:
+        finished = {r.run_id for r in instance.get_runs(filters=RunsFilter(run_ids=holding)) if r.is_finished}
         for run_id in sorted(finished):
             storage.free_concurrency_slots_for_run(run_id)
             done.append(f"run {run_id}: released the pool slots it still held")

@@ -2,6 +2,7 @@
 
 import base64
 import gzip
+import json
 
 import pyarrow.parquet as pq
 import pytest
@@ -147,7 +148,7 @@ def test_json_nested_thousands_deep_is_quarantined_not_a_crash(dirs):
 @pytest.mark.parametrize("ts", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00",
                                 "9999-12-31T23:59:59", "1969-07-20T20:17:00Z", "2026-03-04T12:00:01Z" + "9" * 80])
 def test_timestamps_that_overflow_or_leave_the_range_are_bad_timestamps(dirs, ts):
-    line = ('{"ts": "%s", "msg": "charge ok"}\n' % ts).encode()
+    line = json.dumps({"ts": ts, "msg": "charge ok"}).encode() + b"\n"
     stats, staged, bad = stage(dirs, JSON_KEY, line)
     assert staged == [] and [b["reason"] for b in bad] == ["bad_timestamp"]
 
@@ -163,7 +164,7 @@ def test_lines_dated_in_the_future_are_quarantined_and_the_skew_is_configurable(
     from datetime import UTC, datetime, timedelta
 
     now = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
-    lines = b"".join(('{"ts": "%s", "msg": "m"}\n' % ts).encode()
+    lines = b"".join(json.dumps({"ts": ts, "msg": "m"}).encode() + b"\n"
                      for ts in ("2026-03-04T11:00:00Z", "2026-03-05T11:00:00Z", "2026-03-06T12:00:01Z"))
     stats, staged, bad = stage(dirs, JSON_KEY, lines, now=now)
     assert len(staged) == 2 and [b["reason"] for b in bad] == ["future_timestamp"]
@@ -173,6 +174,6 @@ def test_lines_dated_in_the_future_are_quarantined_and_the_skew_is_configurable(
 
 
 def test_over_long_fields_are_quarantined(dirs):
-    line = ('{"ts": "2026-03-04T11:00:00Z", "service": "%s", "msg": "m"}\n' % ("s" * 600)).encode()
+    line = json.dumps({"ts": "2026-03-04T11:00:00Z", "service": "s" * 600, "msg": "m"}).encode() + b"\n"
     stats, staged, bad = stage(dirs, JSON_KEY, line)
     assert staged == [] and [b["reason"] for b in bad] == ["field_too_long"]
