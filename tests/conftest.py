@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from logpilot_dagster.settings import HomeLayout
+from logpilot_dagster.store.layout import HomeLayout
 
 SAMPLE_LINES = 4_000
 SAMPLE_SEED = 11

@@ -21,8 +21,7 @@ from dagster import (
 
 from logpilot_dagster.definitions import build_definitions
 from logpilot_dagster.jobs.jobs import BOOTSTRAP_GROUP
-from logpilot_dagster.jobs.partitions import landing_files_partitions
-from logpilot_dagster.jobs.partitions import RANGE_END_TAG, RANGE_START_TAG
+from logpilot_dagster.jobs.partitions import RANGE_END_TAG, RANGE_START_TAG, landing_files_partitions
 from logpilot_dagster.jobs.sensors import landing_sensor
 from logpilot_dagster.pii import contains_pii
 from logpilot_dagster.resources.storage import LogPilotStorage

@@ -19,9 +19,8 @@ from logpilot_dagster.assets.labels import CLASSIFICATION_GROUP
 from logpilot_dagster.assets.models import CANDIDATE_NOT_WORSE
 from logpilot_dagster.classify.model import ModelStore
 from logpilot_dagster.definitions import build_definitions
-from logpilot_dagster.jobs.partitions import landing_files_partitions
+from logpilot_dagster.jobs.partitions import RANGE_END_TAG, RANGE_START_TAG, landing_files_partitions
 from logpilot_dagster.jobs.retraining import MIN_NEW_LABELS, new_labels_sensor
-from logpilot_dagster.jobs.partitions import RANGE_END_TAG, RANGE_START_TAG
 from logpilot_dagster.resources.storage import LogPilotStorage
 
 

@@ -8,9 +8,9 @@ from support.openai_stub import OpenAIStub, Reply, last_user_prompt
 
 from logpilot_dagster.classify.classifier import ClassifierConfig, HybridClassifier
 from logpilot_dagster.classify.labels import DEFAULT_LABELS, TIER_LLM, TIER_UNCLASSIFIED
-from logpilot_dagster.llm.client import LLMClient, LLMConfig, LLMUnavailable
 from logpilot_dagster.classify.llm_labeller import LabelledExample, LLMLabeller
 from logpilot_dagster.classify.router import Router
+from logpilot_dagster.llm.client import LLMClient, LLMConfig, LLMUnavailable
 
 pytestmark = pytest.mark.timeout(60)
 

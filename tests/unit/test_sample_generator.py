@@ -19,7 +19,6 @@ import pytest
 from logpilot_dagster.classify import labels
 from logpilot_dagster.ingest.sources import SourcesRegistry
 from logpilot_dagster.ingest.staging import stage_file
-from logpilot_dagster.store.layout import HomeLayout
 from logpilot_dagster.samples import cli as samples_cli
 from logpilot_dagster.samples.generator import (
     DEFAULT_LABELS,
@@ -29,6 +28,7 @@ from logpilot_dagster.samples.generator import (
     generate_sample,
 )
 from logpilot_dagster.samples.sources import BAD_REASONS
+from logpilot_dagster.store.layout import HomeLayout
 
 LINES = 3_000
 SOURCES = ("nova", "syslog", "apache", "app_json", "crm_export", "legacy_crm", "billing")
