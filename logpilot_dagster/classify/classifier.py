@@ -47,7 +47,7 @@ class ClassifierConfig:
 
     @classmethod
     def from_env(cls, **overrides) -> ClassifierConfig:
-        """Defaults plus the LLM endpoint from the environment (see `classify.llm`)."""
+        """Defaults plus the LLM endpoint from the environment (see `llm.client`)."""
         overrides.setdefault("llm", LLMConfig.from_env())
         return cls(**overrides)
 
