@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
           f"lines still holding personal data: {leftovers}")
     speed: dict[str, dict[str, float]] = {}
     for name in maskers:
-        (wall, cpu), (clean_wall, clean_cpu) = best[name], best_clean[name]
+        (wall, cpu), clean_cpu = best[name], best_clean[name][1]
         speed[name] = {"lines_per_s_wall": len(lines) / wall, "lines_per_s_cpu": len(lines) / cpu,
                        "clean_lines_per_s_cpu": len(clean) / clean_cpu}
         label = "mask" if name == "mask" else f"baseline {args.baseline_rev[:7]}"

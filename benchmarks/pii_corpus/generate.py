@@ -545,7 +545,7 @@ HAND: tuple[tuple[str, str], ...] = (
     ("hdfs", "081109 203615 148 INFO dfs.DataBlockScanner: Verification succeeded for {keep:hdfs_block|blk_-6952295868487656571}"),
     ("hdfs", "081109 203615 148 INFO dfs.DataNode: Received block {keep:hdfs_block|blk_6952295868487656571} of size {keep:number|67108864}"),
     ("k8s", "kubelet: node ip-10-0-3-17 kernel {keep:version|5.15.0-1034-aws} runtime containerd://1.7.2 version {keep:version|10.2.3.4} agent {keep:version|v1.2.3}"),
-    ("syslog", "Nov  1 12:30:45 sw1 lldpd[1]: neighbor {keep:mac|00:1a:2b:3c:4d:5e} wwn {keep:mac|50:01:43:80:12:34:56:78} in [[std::vector<int>]] [[Foo::bar]]"),
+    ("syslog", "Nov  1 12:30:45 sw1 lldpd[1]: neighbor {keep:mac|00:1a:2b:3c:4d:5e} wwn {keep:mac|50:01:43:80:12:34:56:78} in {keep:colons|std::vector<int>} {keep:colons|Foo::bar}"),
     ("json", '{"msg":"aws","key":"{pii:access_key|AKIAIOSFODNN7EXAMPLE}","uuid":"{keep:uuid|123e4567-e89b-12d3-a456-426614174000}"}'),
     ("kv", "msg=ids md5={keep:hex_hash|d41d8cd98f00b204e9800998ecf8427e} sha256={keep:hex_hash|e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855} git={keep:hex_hash|da39a3e}"),
     ("kv", "msg=numbers luhn_bad={keep:luhn_invalid|4111111111111112} epoch_ms={keep:timestamp|1700000000123} ts={keep:timestamp|2026-11-01T12:30:45.123Z} took={keep:time|12:30:45.123}"),

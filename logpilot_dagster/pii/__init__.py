@@ -1,4 +1,4 @@
-"""Personal data in logs: detect and mask it (`masking`), audit stored data for leaks (`audit`)."""
+"""Personal data and secrets in logs: detect and mask them (`masking`), audit stored data for leaks (`audit`)."""
 
 from logpilot_dagster.pii.masking import (
     KINDS,

@@ -1,4 +1,4 @@
-"""`logpilot mask`: personal data masked from stdin to stdout, line by line, any bytes in."""
+"""`logpilot mask`: personal data and secrets masked from stdin to stdout, line by line, any bytes in."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import sys
 from typing import BinaryIO
 
-from logpilot_dagster.pii.masking import mask
+from logpilot_dagster.pii.masking import TOKENS, mask
 
 # Bytes that are not UTF-8 decode to lone surrogates and encode back to the same bytes, so a line's
 # bytes pass through unchanged except for the personal data in it.
@@ -17,10 +17,11 @@ _ERRORS = "surrogateescape"
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "mask",
-        help="mask e-mails, IPs, card numbers and SSNs in lines from stdin, to stdout",
-        description="Read lines from stdin and write them to stdout with personal data replaced by "
-                    "<EMAIL_REDACTED>, <IP_REDACTED>, <CC_REDACTED> and <SSN_REDACTED>. Bytes that are "
-                    "not UTF-8 pass through unchanged.",
+        help="mask personal data and secrets (e-mails, IPs, cards, SSNs, phones, tokens, keys, passwords) "
+             "in lines from stdin, to stdout",
+        description="Read lines from stdin and write them to stdout with personal data and secrets replaced by "
+                    f"{', '.join(TOKENS.values())}. For a password or token only the value is replaced; "
+                    "keys, URL schemes, users and hosts stay. Bytes that are not UTF-8 pass through unchanged.",
     )
     parser.add_argument("--line-buffered", action="store_true",
                         help="flush after every line (for `tail -f | logpilot mask | ...`)")

@@ -19,14 +19,21 @@ words before an IPv4 address, placeholders in place of a secret.
 
 Look-alikes are left alone on purpose: versions (`1.2.3.4.5`, `v2.0.1`, `version 10.2.3.4`,
 `Chrome/120.0.0.0`), dates, times, durations, ports, pids, UUIDs, hex hashes and container ids, numeric
-ids, HDFS block ids (`blk_-6952295868487656571`), timezone offsets (`+0000`). A number glued to a letter,
-digit or `_` (an identifier such as `blk_123`), or continued by `.digit` (a dotted sequence), is not
-personal data. Card numbers must start with 2-6 (every major network: Mastercard 2/5, Amex/Diners/JCB
-3, Visa 4, Discover/UnionPay 6), so epoch timestamps in ms/us/ns (which start with 1) are never masked
-even when their digits happen to pass Luhn. MAC addresses (six two-digit groups) and EUI-64/WWN ids
-(eight two-digit groups, valid IPv6 syntax) are device ids, not IP addresses, and stay. A bare 10-digit
-number or `415 555 0199` with spaces is not taken for a phone number (counters and ids look the same);
-an SSN written with spaces (`123 45 6789`) is, when no other number stands next to it.
+ids, HDFS block ids (`blk_-6952295868487656571`), timezone offsets (`+0000`). A number glued to a
+letter, digit or `_` (an identifier such as `blk_123`), joined to a word by a dash (`ORD-4111...`), or
+continued by `.digit` (a dotted sequence), is not personal data. Card numbers must start with 2-6 (every
+major network: Mastercard 2/5, Amex/Diners/JCB 3, Visa 4, Discover/UnionPay 6), so epoch timestamps in
+ms/us/ns (which start with 1) are never masked even when their digits happen to pass Luhn. MAC addresses
+(six two-digit groups) and EUI-64/WWN ids (eight two-digit groups, valid IPv6 syntax) are device ids,
+not IP addresses, and stay. A bare 10-digit number or `415 555 0199` with spaces is not taken for a
+phone number (counters and ids look the same); a card or SSN grouped by spaces (`4111 1111 1111 1111`,
+`123 45 6789`) is, unless it stands in a row of numbers.
+
+Words about secrets are not secrets: placeholders (`password=***`, `${DB_PASSWORD}`), paging and
+counting tokens (`next_token=`, `max_tokens=`), sudo's working directory (`PWD=/home/bob`), prose
+(`Failed password for`, `Bearer token expired`); the value of a token-like key must look like a
+credential (a digit, or both cases). Values of `token`/`secret`/`api_key`-style keys and `Authorization`
+credentials become `<TOKEN_REDACTED>`, passwords `<PASSWORD_REDACTED>`.
 
 `mask` guarantees that its output holds no personal data by `find_pii`'s definition (so masking is
 idempotent and the storage audit, which scans with `find_pii`, agrees with the masker): in rare
@@ -151,7 +158,8 @@ _ACCESS_KEY = re.compile(
 )
 # Their prefixes, searched from a literal first character.
 _ACCESS_KEY_HINT_A = re.compile(r"A(?:KIA|SIA|BIA|CCA|Iza)")
-_ACCESS_KEY_HINT_UNDERSCORE = re.compile(r"_(?:(?<=gh[pousr]_)|(?<=github_pat_)|(?<=[rs]k_live_)|(?<=[rs]k_test_))")
+_ACCESS_KEY_HINT_UNDERSCORE = re.compile(r"_(?:(?<=gh[pousr]_)|(?<=github_pat_)|(?<=[rs]k_live_)"
+                                         r"|(?<=[rs]k_test_))")
 
 # `scheme://user:password@host`, found from its `://`: the password runs to the authority's last `@` (a
 # raw `@` in a password happens), and a replacement token is never taken for one.
@@ -181,7 +189,7 @@ _KEY_WORDS = ("pass", "pwd", "secret", "token", "authoriz")
 _SECRET_KEY_HINT = re.compile(r"key(?:(?<=apikey)|(?<=api[_.-]key)|(?<=private[_.-]key)|(?<=privatekey)"
                               r"|(?<=account[_.-]key)|(?<=accountkey))")
 _KEY_SUFFIXED = re.compile(r"(?:api|private|account)[_.-]?key")
-_KEY_START_ANY_CASE = re.compile(r"pass|pwd|secret|token|authoriz|(?:api|private|account)[_.-]?key|bearer",
+_KEY_START_ANY_CASE = re.compile(r"pass|pwd|secret|token|authoriz|(?:api|private|account)[_.-]?key",
                                  re.IGNORECASE)
 # `Bearer <credential>` outside a key-value (`curl -H Bearer ...`, prose): a credential holds a digit.
 _BEARER = r"(?<![a-z0-9])bearer[ \t]+(?!<[a-z0-9_]+_redacted>)(?P<v>[a-z0-9._~+/-]{8,}=*)(?![a-z0-9])"
@@ -210,10 +218,12 @@ _PHONE_HINT = re.compile(r"[0-9]{3}[ .-][0-9]{4}")
 _CC_SHAPE_HINT = re.compile(rb"0000(?<![0a]0000)(?<!0[.-]0000)(?:0{9}|([ -])0000(?:00)?\1(?:0000))")
 _SSN_SHAPE_HINT = re.compile(rb"000(?<![0a]000)([ -])00\1(?:0000)(?![0a])")
 _PHONE_SHAPE_HINT = re.compile(rb"000(?<![0a]000)[ .-]0000(?!0)")
-# What the three hints above have in common, searched first: most lines have none of them.
-_NUMBER_SHAPE_HINT = re.compile(rb"000(?<![0a]000)(?:0(?:0{9}|[ -]0000)|[ .-]0000|[ -]00[ -]0000)")
+# The three hints above in one search, first: most lines have none of them.
+_NUMBER_SHAPE_HINT = re.compile(rb"000(?<![0a]000)(?:0(?<!0[.-]0000)(?:0{9}|([ -])0000(?:00)?\1(?:0000))"
+                                rb"|[ .-]0000(?!0)|([ -])00\2(?:0000)(?![0a]))")
 _SHAPE = bytes(
-    ord("0") if byte in b"0123456789" else ord("a") if (chr(byte).isalpha() or byte == ord("_")) and byte < 128
+    ord("0") if byte in b"0123456789"
+    else ord("a") if (chr(byte).isalpha() or byte == ord("_")) and byte < 128
     else byte if byte in b" -." else ord("x")
     for byte in range(256)
 )
@@ -280,7 +290,8 @@ def _after_number(text: str, start: int) -> bool:
 
 def _isolated(text: str, start: int, end: int) -> bool:
     """No other number next to `text[start:end]` across one space: not in a row of counters."""
-    return not (_after_number(text, start) or (end + 1 < len(text) and text[end] == " " and text[end + 1].isdigit()))
+    before_end = end + 1 < len(text) and text[end] == " " and text[end + 1].isdigit()
+    return not (_after_number(text, start) or before_end)
 
 
 def _is_ssn(text: str, match: re.Match[str]) -> bool:
@@ -347,23 +358,26 @@ def _secrets(text: str, ascii_text: bool, found: list[PiiMatch]) -> None:
         found.extend(PiiMatch("password", m.start("v"), m.end("v"))
                      for m in _URL_PASSWORD.finditer(text, at) if "_REDACTED>" not in m.group("v"))
     lower = text.lower()
+    bearer = lower.find("bearer")
+    suffixed = _SECRET_KEY_HINT.search(lower) is not None
+    if not ("pass" in lower or "pwd" in lower or "secret" in lower or "token" in lower or "authoriz" in lower
+            or suffixed or bearer >= 0):  # the common case
+        return
     starts: list[int] = []
     for word in _KEY_WORDS:
         at = lower.find(word)
         while at >= 0:
             starts.append(at)
             at = lower.find(word, at + 1)
-    if _SECRET_KEY_HINT.search(lower) is not None:
+    if suffixed:
         starts.extend(m.start() for m in _KEY_SUFFIXED.finditer(lower))
-    bearer = lower.find("bearer")
-    if not starts and bearer < 0:
-        return
     # Lowercasing keeps an ASCII line's offsets; other text is searched as it is, ignoring case.
     if ascii_text:
         pattern, bearers, subject = _KEY_VALUE_LOWER, _BEARER_LOWER, lower
     else:
         pattern, bearers, subject = _KEY_VALUE_ANY_CASE, _BEARER_ANY_CASE, text
         starts = [m.start() for m in _KEY_START_ANY_CASE.finditer(text)]
+        bearer = 0 if bearer >= 0 else -1
     end = 0
     for start in sorted(starts):
         if start < end:  # inside the value just read (`password=password=...` stays linear)
@@ -375,7 +389,7 @@ def _secrets(text: str, ascii_text: bool, found: list[PiiMatch]) -> None:
             if item is not None:
                 found.append(item)
     if bearer >= 0:
-        found.extend(PiiMatch("token", m.start("v"), m.end("v")) for m in bearers.finditer(subject, 0 if not ascii_text else bearer)
+        found.extend(PiiMatch("token", m.start("v"), m.end("v")) for m in bearers.finditer(subject, bearer)
                      if any(c.isdigit() for c in m.group("v")))
 
 
@@ -385,10 +399,11 @@ def _candidates(text: str) -> list[PiiMatch]:
     at = text.find("@")
     if at >= 0:
         found.extend(PiiMatch("email", m.start(), m.end()) for m in _EMAIL.finditer(text, max(0, at - 64)))
-    double = text.find("::")
+    first = text.find("::")
     hint = _IPV6_HINT.search(text) if text.count(":") >= 6 else None
-    if double >= 0 or hint is not None:  # an address starts at most 45 characters before either
-        first = min(at for at in (double, hint.start() if hint is not None else -1) if at >= 0)
+    if hint is not None and (first < 0 or hint.start() < first):
+        first = hint.start()
+    if first >= 0:  # an address starts at most 45 characters before its first `::` or three groups
         found.extend(PiiMatch("ip", m.start(), m.end())
                      for m in _IPV6.finditer(text, max(0, first - 45)) if _is_ipv6(m.group()))
     hint = _IPV4_HINT.search(text)
@@ -404,7 +419,8 @@ def _candidates(text: str) -> list[PiiMatch]:
             ssn_hint, cc_hint, phone_hint = (_SSN_SHAPE_HINT.search(shape), _CC_SHAPE_HINT.search(shape),
                                              _PHONE_SHAPE_HINT.search(shape))
     else:
-        ssn_hint, cc_hint, phone_hint = _SSN_HINT.search(text), _CC_HINT.search(text), _PHONE_HINT.search(text)
+        ssn_hint, cc_hint = _SSN_HINT.search(text), _CC_HINT.search(text)
+        phone_hint = _PHONE_HINT.search(text)
     if ssn_hint is not None:
         found.extend(PiiMatch("ssn", m.start(), m.end())
                      for m in _SSN.finditer(text, ssn_hint.start()) if _is_ssn(text, m))
@@ -415,7 +431,8 @@ def _candidates(text: str) -> list[PiiMatch]:
                 found.append(PiiMatch("cc", m.start(), end))
     if phone_hint is not None:  # the hint is the exchange; `1-(415) ` stands at most 8 characters before it
         found.extend(PiiMatch("phone", m.start(), m.end())
-                     for m in _PHONE_NANP.finditer(text, max(0, phone_hint.start() - 8)) if _is_nanp_phone(text, m))
+                     for m in _PHONE_NANP.finditer(text, max(0, phone_hint.start() - 8))
+                     if _is_nanp_phone(text, m))
     plus = text.find("+")
     if plus >= 0:
         found.extend(PiiMatch("phone", m.start(), m.end())

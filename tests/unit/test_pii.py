@@ -29,6 +29,7 @@ from logpilot_dagster.pii import (
 from logpilot_dagster.pii.cli import mask_bytes, register
 
 EMAIL, IP, CC, SSN = TOKENS["email"], TOKENS["ip"], TOKENS["cc"], TOKENS["ssn"]
+PHONE, KEY = TOKENS["phone"], TOKENS["access_key"]
 
 
 # --- fixed cases ---------------------------------------------------------------------------------------
@@ -203,9 +204,19 @@ ssns = st.builds(
     st.integers(1, 899).filter(lambda a: a != 666), st.integers(1, 99), st.integers(1, 9999),
 )
 
+_PHONE_FORMS = ("{a}-{e}-{n}", "({a}) {e}-{n}", "+1 ({a}) {e}-{n}", "+1{a}{e}{n}", "{a}.{e}.{n}", "1-{a}-{e}-{n}")
+# NANP: area code [2-9][0-8]x, exchange [2-9]xx.
+phones = st.builds(
+    lambda form, area, exchange, number: form.format(a=area, e=exchange, n=f"{number:04d}"),
+    st.sampled_from(_PHONE_FORMS), st.integers(200, 989).filter(lambda a: a // 10 % 10 != 9),
+    st.integers(200, 999), st.integers(0, 9999),
+)
+aws_key_ids = st.from_regex(r"A(?:KIA|SIA)[A-Z2-7]{16}", fullmatch=True)
+
 personal_data = st.one_of(
     ipv4s.map(lambda v: (IP, v)), ipv6s.map(lambda v: (IP, v)), emails.map(lambda v: (EMAIL, v)),
-    cards().map(lambda v: (CC, v)), ssns.map(lambda v: (SSN, v)),
+    cards().map(lambda v: (CC, v)), ssns.map(lambda v: (SSN, v)), phones.map(lambda v: (PHONE, v)),
+    aws_key_ids.map(lambda v: (KEY, v)),
 )
 
 # Delimiters that end any kind of value; the text beyond them is arbitrary.
@@ -259,8 +270,17 @@ numeric_ids = st.one_of(
     st.integers(10**12, 2 * 10**12 - 1).map(str),  # epoch milliseconds: start with 1
     st.integers(10**12, 10**19 - 1).map(str).filter(lambda d: _luhn_complete(d[:-1]) != d),  # fails Luhn
 )
+hdfs_blocks = st.builds(lambda sign, v: f"blk_{sign}{v}", st.sampled_from(["-", ""]), st.integers(0, 2**63 - 1))
+macs = st.builds(lambda octets, sep: sep.join(f"{o:02x}" for o in octets),
+                 st.lists(st.integers(0, 255), min_size=6, max_size=6) | st.lists(st.integers(0, 255), min_size=8, max_size=8),
+                 st.sampled_from([":", "-"]))
+tz_offsets = st.builds(lambda sign, h, m: f"{sign}{h:02d}{m:02d}", st.sampled_from("+-"), st.integers(0, 14),
+                       st.sampled_from([0, 30, 45]))
+worded_versions = st.builds(lambda word, v: f"{word} {v}", st.sampled_from(["version", "kernel", "firmware", "build"]),
+                            st.tuples(_small, _small, _small, _small).map(lambda v: "{}.{}.{}.{}".format(*v)))
+container_ids = st.integers(0, 2**256 - 1).map("{:064x}".format)
 look_alikes = st.one_of(versions, dates.flatmap(lambda s: s), times.flatmap(lambda s: s), durations, ports,
-                        uuids, hex_ids, numeric_ids)
+                        uuids, hex_ids, numeric_ids, hdfs_blocks, macs, tz_offsets, worded_versions, container_ids)
 
 
 @settings(max_examples=400)
