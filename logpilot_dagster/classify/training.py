@@ -18,12 +18,8 @@ import pandas as pd
 from logpilot_dagster.classify.embedder import CachedEmbedder, Embedder
 from logpilot_dagster.classify.evaluation import classification_report, promotion_decision
 from logpilot_dagster.classify.examples import (
-    CORRECTIONS_FILE,
     EXAMPLE_COLUMNS,
-    LLM_ANSWERS_FILE,
-    LLMAnswerLog,
     labelled_frame,
-    read_labelled_csv,
 )
 from logpilot_dagster.classify.keys import template_key
 from logpilot_dagster.classify.model import (
@@ -41,36 +37,18 @@ CALIBRATION_TARGET = 0.99
 _GENERATOR_SLOT = re.compile(r"\{[^{}\s]*\}|<[A-Za-z_*]*>")
 
 
-def build_training_set(labels_dir: str | Path | None = None, ground_truth: str | Path | None = None,
-                       llm_answers: str | Path | None = None, corrections: str | Path | None = None) -> pd.DataFrame:
-    """Every labelled example, one row per (source, log_message): user CSVs in `labels_dir` (recursively,
-    except the LLM answers and corrections files), the generator's ground truth, LLM answers, then human
-    corrections, which win over everything else for the same template key of the same source."""
-    parts: list[pd.DataFrame] = []
-    labels_dir = Path(labels_dir) if labels_dir else None
-    if labels_dir and labels_dir.is_dir():
-        special = {LLM_ANSWERS_FILE, CORRECTIONS_FILE}
-        for path in sorted(labels_dir.rglob("*.csv")):
-            if path.name not in special:
-                parts.append(read_labelled_csv(path, "csv"))
-        llm_answers = llm_answers or labels_dir / LLM_ANSWERS_FILE
-        corrections = corrections or labels_dir / CORRECTIONS_FILE
+def build_training_set(labels_dir: str | Path | None = None, ground_truth: str | Path | None = None) -> pd.DataFrame:
+    """Every labelled example without a warehouse (`logpilot train`): the labels folder as the platform reads
+    it (`training_data.labelled_folder`) and the generator's ground truth; human corrections win."""
+    from logpilot_dagster.classify.training_data import corrections_win, labelled_folder
+
+    parts = [labelled_folder(labels_dir)] if labels_dir else []
     if ground_truth and Path(ground_truth).is_file():
         parts.append(read_ground_truth(ground_truth))
-    if llm_answers:
-        parts.append(LLMAnswerLog(llm_answers).read())
-    if corrections and Path(corrections).is_file():
-        parts.append(read_labelled_csv(corrections, "human"))
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(columns=list(EXAMPLE_COLUMNS))
-    frame = pd.concat(parts, ignore_index=True)
-    # Later parts win for the same template: corrections over LLM answers over ground truth over CSVs.
-    frame["_key"] = frame["source"] + "\x00" + frame["log_message"].map(template_key)
-    human = frame[frame["label_source"] == "human"].drop_duplicates("_key", keep="last")
-    frame = frame[~frame["_key"].isin(set(human["_key"]))]
-    frame = pd.concat([frame, human], ignore_index=True).drop(columns="_key")
-    return frame.reset_index(drop=True)
+    return corrections_win(pd.concat(parts, ignore_index=True))
 
 
 def read_ground_truth(path: str | Path) -> pd.DataFrame:

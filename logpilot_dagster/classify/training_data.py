@@ -62,10 +62,16 @@ def assemble_training_set(con: duckdb.DuckDBPyConnection | None, layout: HomeLay
         frame["template_id"] = None
     keys = frame["log_message"].map(template_key)
     frame["template_id"] = frame["template_id"].where(frame["template_id"].notna(), "key:" + keys)
-    frame["_key"] = frame["source"] + "\x00" + keys
+    return corrections_win(frame, keys).loc[:, list(TRAINING_COLUMNS)].astype(str).reset_index(drop=True)
+
+
+def corrections_win(frame: pd.DataFrame, keys: pd.Series | None = None) -> pd.DataFrame:
+    """A human correction replaces every other example of the same template key of the same source."""
+    keys = frame["log_message"].map(template_key) if keys is None else keys
+    frame = frame.assign(_key=frame["source"] + "\x00" + keys)
     human = frame[frame["label_source"] == "human"].drop_duplicates("_key", keep="last")
     frame = pd.concat([frame[~frame["_key"].isin(set(human["_key"]))], human], ignore_index=True)
-    return frame.drop(columns="_key").loc[:, list(TRAINING_COLUMNS)].astype(str).reset_index(drop=True)
+    return frame.drop(columns="_key").reset_index(drop=True)
 
 
 def write_training_set(frame: pd.DataFrame, path: str | Path) -> Path:

@@ -32,23 +32,12 @@ def parse_partition(staged_file: Path, miner: LogMiner, parsed_file: Path) -> in
     rows = 0
     with pq.ParquetWriter(parsed_file, PARSED_SCHEMA, compression="zstd") as writer:
         for batch in pq.ParquetFile(staged_file).iter_batches(batch_size=PARSE_BATCH_ROWS):
-            table = _current_layout(pa.Table.from_batches([batch])).cast(STAGED_SCHEMA)
+            table = pa.Table.from_batches([batch]).cast(STAGED_SCHEMA)
             writer.write_table(_parse_batch(table, miner))
             rows += table.num_rows
         if rows == 0:
             writer.write_table(PARSED_SCHEMA.empty_table())
     return rows
-
-
-def _current_layout(table: pa.Table) -> pa.Table:
-    """Staged files from before log_id became an integer and origin stopped being stored still parse."""
-    if "origin" in table.column_names:
-        table = table.drop_columns(["origin"])
-    log_id = table.column("log_id")
-    if pa.types.is_string(log_id.type) or pa.types.is_large_string(log_id.type):
-        ids = pa.array([int(x, 16) for x in log_id.to_pylist()], pa.uint64())
-        table = table.set_column(table.column_names.index("log_id"), "log_id", ids)
-    return table
 
 
 def _parse_batch(table: pa.Table, miner: LogMiner) -> pa.Table:

@@ -45,10 +45,31 @@ def job_env(layout: HomeLayout) -> dict[str, str]:
 
 def run_job(layout: HomeLayout, name: str, *args: str) -> JobRun:
     """`bootstrap` (the landing files not yet loaded) or a job of the Definitions, on the persistent
-    instance, in a child process whose tree is measured."""
+    instance, in a child process whose tree is measured.
+
+    On a terminal, Dagster's event stream goes to a log file under $DAGSTER_HOME/logs and a spinner with the
+    elapsed time stands in for it (the tail is shown if the run fails); elsewhere (CI, a pipe) the stream
+    passes through to stderr as it is."""
+    env = job_env(layout)
+    command = [sys.executable, "-m", "logpilot_dagster.jobs.launch", name, "--home", str(layout.home), *args]
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "logpilot_dagster.jobs.launch", name,
-                              "--home", str(layout.home), *args], env=job_env(layout))
-    with TreeMemorySampler(child.pid) as sampler:
-        returncode = child.wait()
-    return JobRun(returncode, time.perf_counter() - started, sampler.peak_mb)
+    if not sys.stderr.isatty():
+        child = subprocess.Popen(command, env=env)
+        with TreeMemorySampler(child.pid) as sampler:
+            returncode = child.wait()
+        return JobRun(returncode, time.perf_counter() - started, sampler.peak_mb)
+    from rich.console import Console
+
+    log = Path(env["DAGSTER_HOME"]) / "logs" / f"{name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    console = Console(stderr=True)
+    with log.open("w", encoding="utf-8") as sink, console.status(f"{name} running (log: {log})"):
+        child = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        with TreeMemorySampler(child.pid) as sampler:
+            returncode = child.wait()
+    seconds = time.perf_counter() - started
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    for line in (lines[-30:] if returncode not in (0, NOTHING_NEW) else
+                 [x for x in lines if x.startswith(("run ", "nothing new", "running ", "skipping"))]):
+        console.print(line, markup=False, highlight=False)
+    return JobRun(returncode, seconds, sampler.peak_mb)

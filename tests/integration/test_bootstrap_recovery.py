@@ -5,6 +5,7 @@ and a launcher killed mid-run never leaves a pool slot that blocks the next one.
 from __future__ import annotations
 
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -33,6 +34,20 @@ def _warehouse(layout) -> tuple[dict, int, int]:
         totals = conservation(con)
         rows, ids = con.execute("SELECT count(*), count(DISTINCT log_id) FROM logs").fetchone()
     return totals, rows, ids
+
+
+def _drain(fd: int) -> str:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the terminal's other end is closed: all was read
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks).decode("utf-8", "replace")
 
 
 def _env(layout, tmp_path) -> dict[str, str]:
@@ -73,8 +88,15 @@ def test_files_added_after_a_bootstrap_are_loaded_and_only_they_run(home, tmp_pa
         os.environ.pop("DAGSTER_HOME") if saved is None else os.environ.update(DAGSTER_HOME=saved)
     assert len(materialized) == len(NEW_FILES)  # the old files did not run again
 
-    third = _logpilot(env, "bootstrap", "--no-classify")
-    assert third.returncode == 0 and "nothing new to bootstrap" in third.stderr
+    # On a terminal, Dagster's event stream goes to a log file and only the outcome is shown.
+    leader, follower = pty.openpty()
+    third = subprocess.run([sys.executable, "-m", "logpilot_dagster.cli", "bootstrap", "--no-classify"], env=env,
+                           stdout=subprocess.PIPE, stderr=follower, text=True, timeout=600)
+    os.close(follower)
+    shown = _drain(leader)
+    assert third.returncode == 0 and "nothing new to bootstrap" in shown, shown
+    assert "DagsterEvent" not in shown and "STEP_" not in shown
+    assert (tmp_path / "dagster_home" / "logs" / "bootstrap.log").is_file()
     assert _warehouse(home) == (totals, rows, ids)
 
 

@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from logpilot_dagster.bootstrap import steps
-from logpilot_dagster.extract.parsed import PARSED_SCHEMA, _current_layout, parse_partition
+from logpilot_dagster.extract.parsed import PARSED_SCHEMA, parse_partition
 from logpilot_dagster.ingest.sources import SourcesRegistry
 from logpilot_dagster.ingest.staging import STAGED_SCHEMA, _log_id, stage_file
 from logpilot_dagster.mining import LogMiner
@@ -51,10 +51,7 @@ def test_load_is_idempotent_and_shows_origin_and_integer_ids(home):
     assert con.execute("SELECT count(*) FROM logs").fetchone() == (1,)
 
 
-def test_log_id_is_the_value_of_the_earlier_hex_id():
-    hex_id = "ffeeddccbbaa9988"
-    old = pa.table({"log_id": [hex_id], "origin": ["a:1"]})
-    assert _current_layout(old).to_pylist() == [{"log_id": int(hex_id, 16)}]
+def test_log_id_is_a_64_bit_integer_in_every_layout():
     assert 0 <= _log_id("nova", KEY, 1) < 1 << 64
     assert STAGED_SCHEMA.field("log_id").type == PARSED_SCHEMA.field("log_id").type == pa.uint64()
 
