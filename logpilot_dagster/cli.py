@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from logpilot_dagster.bench import cli as bench_cli
 from logpilot_dagster.bootstrap import cli as bootstrap_cli
 from logpilot_dagster.classify import cli as classify_cli
+from logpilot_dagster.lifecycle import cli as lifecycle_cli
 from logpilot_dagster.pii import cli as pii_cli
 from logpilot_dagster.samples import cli as samples_cli
 
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"logpilot {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for area in (samples_cli, pii_cli, bootstrap_cli, bench_cli, classify_cli):
+    for area in (samples_cli, pii_cli, bootstrap_cli, bench_cli, classify_cli, lifecycle_cli):
         area.register(subparsers)
     return parser
 

@@ -7,12 +7,14 @@ from dagster_duckdb import DuckDBResource
 
 from logpilot_dagster.assets.evaluation import evaluation_report
 from logpilot_dagster.assets.labels import template_labels, training_set
+from logpilot_dagster.assets.lifecycle import cold_tier, purge_receipts, warm_tier
 from logpilot_dagster.assets.models import kv_ner_model, log_classifier
 from logpilot_dagster.assets.parsed import parsed_logs
 from logpilot_dagster.assets.staging import staged_logs
 from logpilot_dagster.assets.templates import log_templates, template_coverage_check, templates
 from logpilot_dagster.assets.warehouse import bootstrap_watermark, logs_and_quarantine, system_catalog
 from logpilot_dagster.jobs.jobs import bootstrap_job
+from logpilot_dagster.jobs.lifecycle import lifecycle_job, lifecycle_schedule, purge_job, purge_sensor
 from logpilot_dagster.jobs.retraining import classification_job, new_labels_sensor, retrain_schedule
 from logpilot_dagster.jobs.sensors import landing_sensor
 from logpilot_dagster.resources.embedder import EmbedderResource
@@ -26,11 +28,12 @@ def build_definitions(home: str | None = None) -> Definitions:
     layout = HomeLayout.from_env(home)
     return Definitions(
         assets=[staged_logs, log_templates, parsed_logs, logs_and_quarantine, templates, system_catalog,
-                bootstrap_watermark, training_set, log_classifier, kv_ner_model, template_labels, evaluation_report],
+                bootstrap_watermark, training_set, log_classifier, kv_ner_model, template_labels, evaluation_report,
+                warm_tier, cold_tier, purge_receipts],
         asset_checks=[template_coverage_check],
-        jobs=[bootstrap_job, classification_job],
-        schedules=[retrain_schedule],
-        sensors=[landing_sensor, new_labels_sensor],
+        jobs=[bootstrap_job, classification_job, lifecycle_job, purge_job],
+        schedules=[retrain_schedule, lifecycle_schedule],
+        sensors=[landing_sensor, new_labels_sensor, purge_sensor],
         resources={
             "storage": LogPilotStorage(home=str(layout.home)),
             "duckdb": DuckDBResource(database=str(layout.duckdb)),

@@ -27,6 +27,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.datastructures import UploadFile
 
 from logpilot_dagster.api.json_body import JsonBodyError, parse_json
+from logpilot_dagster.api.purge import purge_router
 from logpilot_dagster.classify.classifier import ClassifierConfig, HybridClassifier
 from logpilot_dagster.classify.csv_io import (
     OUTPUT_COLUMNS,
@@ -36,6 +37,7 @@ from logpilot_dagster.classify.csv_io import (
     read_input_chunks,
     write_csv,
 )
+from logpilot_dagster.store.layout import HomeLayout
 
 MB = 1024 * 1024
 MULTIPART_SLACK = 64 * 1024  # form boundaries and part headers around the file
@@ -161,6 +163,7 @@ def create_app(settings: ApiSettings | None = None, classifier: HybridClassifier
         return {"status": "ok", "tiers": classifier.tiers(),
                 "limits": {"max_upload_bytes": settings.max_upload_bytes, "max_json_items": settings.max_json_items}}
 
+    app.include_router(purge_router(lambda: HomeLayout.from_env(), limiter))
     app.get("/health", summary="Service status")(health)
     app.get("/", summary="Service status (the same as /health)")(health)
 

@@ -106,8 +106,28 @@ class HomeLayout:
         return self.home / "live"
 
     @property
+    def tiering(self) -> Path:
+        """Where a tiering move writes before it commits (outside warm/, so no reader sees half a move)."""
+        return self.home / "tiering"
+
+    @property
+    def purge_requests(self) -> Path:
+        """Right-to-be-forgotten requests (`*.json`) that purge_sensor picks up."""
+        return self.home / "purge_requests"
+
+    @property
+    def purge_salt(self) -> Path:
+        """The salt of the subject hashes in purge_audit (made once per home)."""
+        return self.registry / "purge_salt"
+
+    @property
     def sample_truth(self) -> Path:
         return self.home / "sample_truth"
+
+    @property
+    def runbooks(self) -> Path:
+        """Markdown runbooks (`*.md`), chunked by heading into the runbook index."""
+        return self.home / "runbooks"
 
     # --- files -----------------------------------------------------------------------------------------
 
@@ -160,6 +180,30 @@ class HomeLayout:
     def miner(self) -> Path:
         """The Drain3 miners' state (one owner at a time)."""
         return self.registry / "drain3"
+
+    @property
+    def miner_lock(self) -> Path:
+        """Held by whoever learns into and saves the miner's state outside the bootstrap's mining step."""
+        return self.registry / "drain3.lock"
+
+    @property
+    def live_lock(self) -> Path:
+        """Held by the one live writer (`logpilot live` or a live run)."""
+        return self.registry / "live.lock"
+
+    @property
+    def schema_registry(self) -> Path:
+        """Per-template regexes with named groups, accepted and rejected, with who proposed them."""
+        return self.registry / "schema_registry.json"
+
+    @property
+    def proposed_sources(self) -> Path:
+        """Source entries inferred for files no registry entry matches, with their evidence."""
+        return self.registry / "proposed_sources.toml"
+
+    def live_file(self, name: str) -> Path:
+        """A file of the folder stream (`live/*.jsonl`)."""
+        return self.live / check_partition_key(name)
 
     @property
     def mined_ledger(self) -> Path:

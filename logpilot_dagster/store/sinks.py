@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from logpilot_dagster.store import tables
+from logpilot_dagster.store import tables, tiers
 from logpilot_dagster.store.layout import HomeLayout
 
 
@@ -47,7 +47,7 @@ class Sink:
 _LOGS_MATCH = ("regexp_matches(message, $p) OR list_bool_or([regexp_matches(x, $p) for x in coalesce(params, [])])"
                " OR list_bool_or([regexp_matches(x, $p) for x in map_values(coalesce(kv, MAP {}))])")
 _QUARANTINE_MATCH = ("regexp_matches(coalesce(detail, ''), $p) OR "
-                     "regexp_matches(decode(from_base64(coalesce(raw_b64, ''))), $p)")
+                     "regexp_matches(decode(from_base64(coalesce(raw_b64, '')), 'replace'), $p)")
 
 
 def _with_warehouse(layout: HomeLayout, work: Callable[[duckdb.DuckDBPyConnection], int]) -> int:
@@ -105,10 +105,17 @@ def _rows_matching(table: pa.Table, pattern: str) -> pa.ChunkedArray | None:
         column = table.column(name)
         kind = column.type
         if pa.types.is_list(kind) or pa.types.is_map(kind):
-            flat = pc.list_flatten(column) if pa.types.is_list(kind) else None
-            if flat is None or not pa.types.is_string(flat.type):
+            if pa.types.is_map(kind):  # key-values: the subject is a value
+                column = pa.chunked_array([c.cast(pa.list_(pa.struct([("key", kind.key_type),
+                                                                       ("value", kind.item_type)])))
+                                           for c in column.chunks], pa.list_(pa.struct(
+                                               [("key", kind.key_type), ("value", kind.item_type)])))
+                flat = pc.struct_field(pc.list_flatten(column), [1])
+            else:
+                flat = pc.list_flatten(column)
+            if not pa.types.is_string(flat.type):
                 continue
-            hit = pc.match_substring_regex(pc.list_flatten(column), pattern)
+            hit = pc.match_substring_regex(flat, pattern)
             parents = pc.list_parent_indices(column)
             rows = np.zeros(table.num_rows, dtype=bool)
             rows[np.asarray(parents)[np.asarray(hit.fill_null(False))]] = True
@@ -150,8 +157,44 @@ def _parquet_sink(files: Callable[[HomeLayout], Iterator[Path]]) -> tuple[Callab
     return find, delete
 
 
+def _tier_sink(tier: str) -> tuple[Callable, Callable]:
+    """Warm and cold Parquet files (local or on an object store), as `tier_files` lists them: a file that holds
+    the subject is rewritten without those rows and swapped in whole; its catalog entry follows."""
+    def files(layout: HomeLayout) -> list[tuple]:
+        if not layout.duckdb.exists():
+            return []
+        with tables.connect(layout.duckdb, read_only=True) as con:
+            return tables.tier_files(con, tier)
+
+    def find(layout: HomeLayout, subject: str) -> int:
+        pattern = subject_pattern(subject)
+        total = 0
+        for path, *_ in files(layout):
+            mask = _rows_matching(tiers.read_table(path), pattern)
+            total += int(pc.sum(mask).as_py() or 0) if mask is not None else 0
+        return total
+
+    def delete(layout: HomeLayout, subject: str) -> int:
+        pattern, total = subject_pattern(subject), 0
+        for path, *_ in files(layout):
+            table = tiers.read_table(path)
+            mask = _rows_matching(table, pattern)
+            hits = int(pc.sum(mask).as_py() or 0) if mask is not None else 0
+            if not hits:
+                continue
+            kept = table.filter(pc.invert(mask))
+            size = tiers.write_table(kept, path)
+            lines = int(pc.sum(kept.column("n_lines")).as_py() or 0)
+            with tables.connect(layout.duckdb) as con:
+                tables.update_tier_file(con, path, kept.num_rows, lines, size)
+            total += hits
+        return total
+
+    return find, delete
+
+
 def _text_file_sink(path_of: Callable[[HomeLayout], list[Path]]) -> tuple[Callable, Callable]:
-    """JSON and CSV files: a JSON string value or a CSV row that holds the subject is cleared or dropped."""
+    """JSON and CSV files: the subject is replaced in a JSON document; a CSV row that holds it is dropped."""
     def find(layout: HomeLayout, subject: str) -> int:
         pattern = re.compile(subject_pattern(subject))
         return sum(len(pattern.findall(p.read_text(encoding="utf-8", errors="replace")))
@@ -184,10 +227,15 @@ def _text_file_sink(path_of: Callable[[HomeLayout], list[Path]]) -> tuple[Callab
     return find, delete
 
 
+PURGED = "<PURGED>"
+
+
 def _cleared(value, pattern: re.Pattern[str]):
-    """A JSON document with every string that holds the subject replaced by "" (and how many were)."""
+    """A JSON document with the subject replaced by `<PURGED>` in every string (and how many strings held it):
+    the document keeps its shape, so a miner state or a cache still loads."""
     if isinstance(value, str):
-        return ("", 1) if pattern.search(value) else (value, 0)
+        return (pattern.sub(lambda m: m.group(1) + PURGED + m.group(2), value), 1) if pattern.search(value) \
+            else (value, 0)
     if isinstance(value, list):
         items = [_cleared(v, pattern) for v in value]
         return [v for v, _ in items], sum(n for _, n in items)
@@ -238,8 +286,22 @@ def _registry_json(layout: HomeLayout) -> list[Path]:
     return sorted(layout.miner.glob("*.json")) if layout.miner.is_dir() else []
 
 
+def _find_vectors(layout: HomeLayout, subject: str) -> int:
+    from logpilot_dagster.vectors import index  # chromadb is imported only when an index exists
+
+    return index.find_subject(layout, subject_pattern(subject))
+
+
+def _delete_vectors(layout: HomeLayout, subject: str) -> int:
+    from logpilot_dagster.vectors import index
+
+    return index.delete_subject(layout, subject_pattern(subject))
+
+
 SINKS: tuple[Sink, ...] = (
     Sink("logs", "message, parameters and key-values of every hot row", *_table_sink("logs", _LOGS_MATCH)),
+    Sink("warm", "rows of the warm tier (Parquet per source and month)", *_tier_sink("warm")),
+    Sink("cold", "rows of the cold tier (compacted Parquet, a folder or an object store)", *_tier_sink("cold")),
     Sink("quarantine", "detail and masked raw bytes of lines that could not be ingested",
          *_table_sink("quarantine", _QUARANTINE_MATCH)),
     Sink("templates.example", "one example line per template", _find_examples, _clear_examples),
@@ -251,13 +313,23 @@ SINKS: tuple[Sink, ...] = (
          *_parquet_sink(lambda x: iter([x.template_catalog] if x.template_catalog.exists() else []))),
     Sink("miner_state", "the Drain3 miners' stored examples", *_text_file_sink(_registry_json)),
     Sink("embedding_cache", "texts embedded for the classifier", _find_embeddings, _delete_embeddings),
+    Sink("template_vectors", "template texts and masked examples in the Chroma index", _find_vectors,
+         _delete_vectors),
     Sink("training_set", "labelled lines for the model tier",
          *_parquet_sink(lambda x: iter([x.training_set] if x.training_set.exists() else []))),
     Sink("llm_answers", "lines the LLM labelled, with its answers", *_text_file_sink(lambda x: [x.llm_answers])),
     Sink("label_cache", "each template's decided label, keyed by its example's key",
          *_text_file_sink(lambda x: [x.label_cache])),
     Sink("evaluation_report", "the classification evaluation report", *_text_file_sink(lambda x: [x.evaluation_report])),
+    Sink("live_stream", "records of the folder stream (live/*.jsonl), as producers wrote them",
+         lambda x, s: _live_sink().find(x, subject_pattern(s)), lambda x, s: _live_sink().delete(x, subject_pattern(s))),
 )
+
+
+def _live_sink():
+    from logpilot_dagster.live import sink  # imported when used: the live package imports the store
+
+    return sink
 
 
 def find_everywhere(layout: HomeLayout, subject: str) -> dict[str, int]:

@@ -11,9 +11,12 @@ Writers go through `transaction()`; loads are idempotent (delete a partition's r
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -91,24 +94,56 @@ PURGE_AUDIT_COLUMNS = (
     ("rows_deleted", "BIGINT", "rows removed"),
     ("vectors_deleted", "BIGINT", "vectors removed"),
     ("files_rewritten", "BIGINT", "files rewritten"),
+    ("lines_purged", "BIGINT", "physical lines removed from the tiers and the quarantine (conservation)"),
+    ("per_sink", "JSON", "copies removed per sink"),
+    ("duration_s", "DOUBLE", "how long the purge took"),
+)
+TIER_FILES_COLUMNS = (
+    ("path", "VARCHAR PRIMARY KEY", "a Parquet file of the warm or cold tier (a local path or a URL)"),
+    ("tier", "VARCHAR NOT NULL", "warm | cold"),
+    ("source", "VARCHAR NOT NULL", "the source of its rows"),
+    ("min_ts", "TIMESTAMPTZ", "oldest row"),
+    ("max_ts", "TIMESTAMPTZ", "newest row"),
+    ("rows", "BIGINT NOT NULL", "rows in the file"),
+    ("lines", "BIGINT NOT NULL", "physical lines of those rows (conservation)"),
+    ("bytes", "BIGINT NOT NULL", "size on disk"),
+    ("written_at", "TIMESTAMPTZ NOT NULL", "when"),
+)
+TIER_MOVES_COLUMNS = (
+    ("move_id", "VARCHAR PRIMARY KEY", "one tiering move"),
+    ("tier", "VARCHAR NOT NULL", "the tier it moves rows into"),
+    ("state", "VARCHAR NOT NULL", "writing | committed | done | aborted"),
+    ("plan", "JSON", "files written (staged → final) and files to remove once committed"),
+    ("started_at", "TIMESTAMPTZ NOT NULL", "when"),
+    ("finished_at", "TIMESTAMPTZ", "when it reached done or aborted"),
 )
 TABLES: dict[str, tuple[tuple[str, str, str], ...]] = {
     "logs": LOGS_COLUMNS, "quarantine": QUARANTINE_COLUMNS, "landing_files": LANDING_FILES_COLUMNS,
     "templates": TEMPLATES_COLUMNS, "system_catalog": SYSTEM_CATALOG_COLUMNS,
     "ingest_watermarks": INGEST_WATERMARKS_COLUMNS, "purge_audit": PURGE_AUDIT_COLUMNS,
+    "tier_files": TIER_FILES_COLUMNS, "tier_moves": TIER_MOVES_COLUMNS,
 }
-VIEWS = """
-CREATE OR REPLACE VIEW logs_all AS SELECT * FROM logs;
+# logs_all = hot + warm, logs_archive = + cold. The tier parts read the files `tier_files` lists, so the views
+# are rebuilt (`refresh_views`) whenever that list changes; a view over a glob would fail once a tier is empty.
+LABELLED_VIEW = """
 CREATE OR REPLACE VIEW logs_labelled AS
     SELECT l.*, coalesce(t.label, 'unclassified') AS label, t.label_confidence, t.label_tier
     FROM logs_all l LEFT JOIN templates t USING (template_id);
 """
+VIEWS = """
+CREATE VIEW IF NOT EXISTS logs_all AS SELECT * FROM logs;
+CREATE VIEW IF NOT EXISTS logs_archive AS SELECT * FROM logs_all;
+""" + LABELLED_VIEW
 # The columns `logs` stores: all but the computed origin.
 LOGS_STORED = tuple(name for name, kind, _ in LOGS_COLUMNS if "GENERATED" not in kind)
 QUARANTINE_STORED = tuple(name for name, _, _ in QUARANTINE_COLUMNS)
 
 # Schema changes after the first release go here, in order, each run once (recorded in schema_version).
-MIGRATIONS: tuple[str, ...] = ()
+MIGRATIONS: tuple[str, ...] = (
+    "ALTER TABLE purge_audit ADD COLUMN IF NOT EXISTS lines_purged BIGINT;"
+    "ALTER TABLE purge_audit ADD COLUMN IF NOT EXISTS per_sink JSON;"
+    "ALTER TABLE purge_audit ADD COLUMN IF NOT EXISTS duration_s DOUBLE;",
+)
 
 # DuckDB's memory during the bulk load: without a cap it buffers the whole transaction's row groups and the
 # load's memory grows with the input; capped, it writes blocks out as it goes (a few seconds slower).
@@ -275,6 +310,12 @@ def template_texts_by_count(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [t for t, in con.execute("SELECT template FROM templates ORDER BY count DESC").fetchall()]
 
 
+def templates_for_index(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """(template_id, source, template, label, label_tier, count, example) of every template: the vector index."""
+    return con.execute("SELECT template_id, source, template, label, label_tier, count, example FROM templates "
+                       "ORDER BY template_id").fetchall()
+
+
 def truth_joined_to_logs(con: duckdb.DuckDBPyConnection, truth_csv: Path):
     """The generator's label for each line in `logs` (file = partition_key, line = line_no): the masked
     message as stored, with the miner's template id, as a DataFrame."""
@@ -293,15 +334,20 @@ def truth_joined_to_logs(con: duckdb.DuckDBPyConnection, truth_csv: Path):
 
 
 def conservation(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Lines read (less CSV headers) against lines stored in `logs_all` and lines quarantined."""
+    """Lines read (less CSV headers) against lines stored in every tier, quarantined and purged. The warm and
+    cold tiers count from their file catalog, so a cold tier on object storage counts too."""
     read, = con.execute("SELECT coalesce(sum(lines_read - header_lines), 0) FROM landing_files").fetchone()
-    stored, = con.execute("SELECT coalesce(sum(n_lines), 0) FROM logs_all").fetchone()
+    hot, = con.execute("SELECT coalesce(sum(n_lines), 0) FROM logs").fetchone()
+    tiers, = con.execute("SELECT coalesce(sum(lines), 0) FROM tier_files").fetchone()
     quarantined, = con.execute("SELECT coalesce(sum(n_lines), 0) FROM quarantine").fetchone()
-    return {"lines_read": int(read), "lines_stored": int(stored), "lines_quarantined": int(quarantined)}
+    purged, = con.execute("SELECT coalesce(sum(lines_purged), 0) FROM purge_audit").fetchone()
+    return {"lines_read": int(read), "lines_stored": int(hot) + int(tiers), "lines_quarantined": int(quarantined),
+            "lines_purged": int(purged)}
 
 
 def conserved(totals: dict[str, int]) -> bool:
-    return totals["lines_read"] == totals["lines_stored"] + totals["lines_quarantined"]
+    return totals["lines_read"] == (totals["lines_stored"] + totals["lines_quarantined"]
+                                    + totals.get("lines_purged", 0))
 
 
 def partition_counts(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> dict[str, tuple[int, int]]:
@@ -373,3 +419,281 @@ def lines_by_label(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
 def lines_by_tier(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
     return con.execute("SELECT coalesce(label_tier, 'none'), count(*) FROM logs_labelled GROUP BY ALL "
                        "ORDER BY 2 DESC").fetchall()
+
+
+# --- live ingestion --------------------------------------------------------------------------------------
+
+# An `ingest_watermarks` row named `stream:<stream key>` holds a stream's committed positions (a stream
+# partition mixes sources, so its positions belong to no one source); its bootstrap_t1 stays NULL.
+LIVE_STREAM_PREFIX = "stream:"
+
+
+@dataclass(frozen=True)
+class LiveWrite:
+    rows: int  # rows inserted into `logs`
+    quarantined: int  # entries inserted into `quarantine`
+    duplicate_rows: int  # rows of the batch already stored (a re-run, a redelivery)
+    duplicate_quarantined: int
+    positions_changed: bool
+
+
+def bootstrap_t1(con: duckdb.DuckDBPyConnection) -> dict:
+    """T1 per source (timezone-aware datetimes); empty until the bootstrap wrote its watermark."""
+    return dict(con.execute("SELECT source, bootstrap_t1 FROM ingest_watermarks "
+                            "WHERE bootstrap_t1 IS NOT NULL").fetchall())
+
+
+def live_positions(con: duckdb.DuckDBPyConnection, stream_key: str) -> dict[str, int]:
+    """The next position to read per stream partition, as committed with the rows they produced."""
+    found = con.execute("SELECT live_offsets FROM ingest_watermarks WHERE source = ?",
+                        [LIVE_STREAM_PREFIX + stream_key]).fetchone()
+    if not found or not found[0]:
+        return {}
+    return {k: int(v) for k, v in json.loads(found[0]).get("positions", {}).items()}
+
+
+def write_live_batch(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantined: pa.Table,
+                     templates: pa.Table, stream_key: str, positions: dict[str, int]) -> LiveWrite:
+    """One live batch in ONE transaction: rows whose log_id is not stored yet, quarantine entries not stored
+    yet (by partition_key and line_no), the batch's templates (counts grow by the rows inserted), a ledger
+    row per stream partition in `landing_files` (so conservation covers live lines), and the positions,
+    merged so that they only move forward. Re-running a batch inserts nothing and moves nothing."""
+    ensure_schema(con)
+    with transaction(con):
+        con.register("batch_rows", rows)
+        con.register("batch_bad", quarantined)
+        con.register("batch_templates", templates)
+        # Against every tier (a re-run after tiering must not store a row again); the partition and offset
+        # bounds let DuckDB skip row groups and warm files that cannot hold the batch's rows.
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE live_new_rows AS SELECT b.* FROM batch_rows b
+            WHERE b.log_id NOT IN (
+                SELECT log_id FROM logs_all
+                WHERE partition_key IN (SELECT DISTINCT partition_key FROM batch_rows)
+                  AND line_no BETWEEN (SELECT min(line_no) FROM batch_rows) AND (SELECT max(line_no) FROM batch_rows))
+        """)
+        con.execute("CREATE OR REPLACE TEMP TABLE live_new_bad AS SELECT b.* FROM batch_bad b "
+                    "ANTI JOIN quarantine q ON q.partition_key = b.partition_key AND q.line_no = b.line_no")
+        names, bad_names = ", ".join(LOGS_STORED), ", ".join(QUARANTINE_STORED)
+        (inserted,), = con.execute(f"INSERT INTO logs ({names}) SELECT {names} FROM live_new_rows").fetchall()
+        (bad,), = con.execute(f"INSERT INTO quarantine ({bad_names}) SELECT {bad_names} FROM live_new_bad").fetchall()
+        con.execute("""
+            INSERT INTO templates (template_id, source, template, regex, count, first_seen, last_seen, example)
+            SELECT t.template_id, t.source, t.template, t.regex, coalesce(s.n, 0), s.first_seen, s.last_seen,
+                   t.example
+            FROM batch_templates t LEFT JOIN (
+                SELECT template_id, count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen
+                FROM live_new_rows GROUP BY template_id) s USING (template_id)
+            ON CONFLICT (template_id) DO UPDATE SET
+                template = excluded.template, regex = excluded.regex, count = count + excluded.count,
+                first_seen = least(first_seen, excluded.first_seen),
+                last_seen = greatest(last_seen, excluded.last_seen)
+        """)
+        con.execute("""
+            INSERT INTO landing_files
+            SELECT partition_key, NULL, sum(lines), 0, sum(records), sum(record_lines), sum(bad_lines),
+                   min(min_ts), max(max_ts), now()
+            FROM (SELECT partition_key, n_lines AS lines, 1 AS records, n_lines AS record_lines, 0 AS bad_lines,
+                         ts AS min_ts, ts AS max_ts FROM live_new_rows
+                  UNION ALL
+                  SELECT partition_key, n_lines, 0, 0, n_lines, NULL, NULL FROM live_new_bad)
+            GROUP BY partition_key
+            ON CONFLICT (partition_key) DO UPDATE SET
+                lines_read = lines_read + excluded.lines_read, records = records + excluded.records,
+                record_lines = record_lines + excluded.record_lines,
+                quarantined_lines = quarantined_lines + excluded.quarantined_lines,
+                min_ts = least(min_ts, excluded.min_ts), max_ts = greatest(max_ts, excluded.max_ts),
+                loaded_at = excluded.loaded_at
+        """)
+        current = live_positions(con, stream_key)
+        merged = {**current, **{k: max(v, current.get(k, v)) for k, v in positions.items()}}
+        changed = merged != current
+        if changed:
+            con.execute("""
+                INSERT INTO ingest_watermarks (source, bootstrap_t1, live_offsets, updated_at)
+                VALUES (?, NULL, ?::JSON, now())
+                ON CONFLICT (source) DO UPDATE SET live_offsets = excluded.live_offsets, updated_at = now()
+            """, [LIVE_STREAM_PREFIX + stream_key, json.dumps({"positions": merged}, sort_keys=True)])
+        con.execute("DROP TABLE live_new_rows")
+        con.execute("DROP TABLE live_new_bad")
+        for name in ("batch_rows", "batch_bad", "batch_templates"):
+            con.unregister(name)
+    return LiveWrite(int(inserted), int(bad), rows.num_rows - int(inserted), quarantined.num_rows - int(bad),
+                     changed)
+
+
+def live_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows per ingest mode, and how many live log_ids are stored more than once (must be 0)."""
+    by_mode = dict(con.execute("SELECT ingest_mode, count(*) FROM logs_all GROUP BY ALL").fetchall())
+    twice, = con.execute("SELECT count(*) FROM (SELECT log_id FROM logs_all WHERE ingest_mode = 'live' "
+                         "GROUP BY log_id HAVING count(*) > 1)").fetchone()
+    return {"bootstrap": int(by_mode.get("bootstrap", 0)), "live": int(by_mode.get("live", 0)),
+            "live_stored_twice": int(twice)}
+
+
+def unlabelled_templates(con: duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute("SELECT count(*) FROM templates WHERE label IS NULL").fetchone()[0])
+
+
+# --- tiers -----------------------------------------------------------------------------------------------
+
+
+def refresh_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild logs_all (hot + warm files) and logs_archive (+ cold files) from `tier_files`. A cold tier
+    DuckDB cannot read here (object storage without the httpfs extension) is left out of logs_archive;
+    LogPilot's own readers attach it (`attach_cold`). Called inside the transaction that changes the list."""
+    def files(tier: str) -> list[str]:
+        return [p for p, in con.execute("SELECT path FROM tier_files WHERE tier = ? ORDER BY path",
+                                        [tier]).fetchall()]
+
+    def part(paths: list[str]) -> str:
+        if not paths:
+            return ""
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in paths)
+        return f" UNION ALL BY NAME SELECT * EXCLUDE (month) FROM read_parquet([{listed}], union_by_name = true)"
+    cold = files("cold")
+    con.execute(f"CREATE OR REPLACE VIEW logs_all AS SELECT * FROM logs{part(files('warm'))}")
+    readable = not any("://" in p for p in cold)
+    con.execute(f"CREATE OR REPLACE VIEW logs_archive AS SELECT * FROM logs_all{part(cold) if readable else ''}")
+    con.execute(LABELLED_VIEW)
+
+
+def attach_cold(con: duckdb.DuckDBPyConnection, dataset) -> None:
+    """Make a cold tier on object storage (a pyarrow dataset) part of logs_archive for this connection."""
+    con.register("cold_logs", dataset)
+    con.execute("CREATE OR REPLACE TEMP VIEW logs_archive AS SELECT * FROM main.logs_all "
+                "UNION ALL BY NAME SELECT * EXCLUDE (month) FROM cold_logs")
+
+
+def begin_move(con: duckdb.DuckDBPyConnection, move_id: str, tier: str, plan: dict) -> None:
+    with transaction(con):
+        con.execute("INSERT INTO tier_moves VALUES (?, ?, 'writing', ?, now(), NULL)",
+                    [move_id, tier, json.dumps(plan)])
+
+
+def unfinished_moves(con: duckdb.DuckDBPyConnection, tier: str) -> list[tuple[str, str, dict]]:
+    return [(m, s, json.loads(p)) for m, s, p in con.execute(
+        "SELECT move_id, state, plan FROM tier_moves WHERE tier = ? AND state IN ('writing', 'committed') "
+        "ORDER BY started_at", [tier]).fetchall()]
+
+
+def finish_move(con: duckdb.DuckDBPyConnection, move_id: str, state: str) -> None:
+    with transaction(con):
+        con.execute("UPDATE tier_moves SET state = ?, finished_at = now() WHERE move_id = ?", [state, move_id])
+
+
+def hot_rows_to_warm(con: duckdb.DuckDBPyConnection, cutoff: datetime, folder: Path, move_id: str) -> None:
+    """Write hot rows older than `cutoff` as Parquet partitioned by source and month (zstd). A day per file
+    would make thousands of tiny files (sources × days) that every query over logs_all opens."""
+    con.execute(f"""
+        COPY (SELECT *, strftime(ts AT TIME ZONE 'UTC', '%Y-%m') AS month FROM logs
+              WHERE ts < '{cutoff.isoformat()}'::TIMESTAMPTZ)
+        TO '{_quoted(folder)}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (source, month),
+                              WRITE_PARTITION_COLUMNS true, FILENAME_PATTERN 'part-{move_id}-{{i}}')
+    """)
+
+
+def parquet_summary(con: duckdb.DuckDBPyConnection, files: list[str]) -> list[tuple]:
+    """(file, source, min_ts, max_ts, rows, lines) per Parquet file."""
+    return con.execute("""
+        SELECT filename, any_value(source), min(ts), max(ts), count(*), sum(n_lines)
+        FROM read_parquet(?, filename = true, union_by_name = true) GROUP BY filename
+    """, [files]).fetchall()
+
+
+def hot_rows_before(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> int:
+    return int(con.execute("SELECT count(*) FROM logs WHERE ts < ?", [cutoff]).fetchone()[0])
+
+
+def save_move_plan(con: duckdb.DuckDBPyConnection, move_id: str, plan: dict) -> None:
+    with transaction(con):
+        con.execute("UPDATE tier_moves SET plan = ? WHERE move_id = ?", [json.dumps(plan), move_id])
+
+
+def commit_warm_move(con: duckdb.DuckDBPyConnection, move_id: str, files: list[str], catalog: list[tuple],
+                     expected: int) -> int:
+    """In one transaction: drop the copied rows from `logs` (by log_id, so a row added since is never lost),
+    list the new files (already in their final places) in `tier_files` and the views, mark the move committed."""
+    with transaction(con):
+        (deleted,), = con.execute("DELETE FROM logs WHERE log_id IN (SELECT log_id FROM read_parquet(?))",
+                                  [files]).fetchall()
+        if deleted != expected:  # rolled back: the rows stay hot
+            raise RuntimeError(f"warm move {move_id}: {deleted} hot rows match the files, expected {expected}")
+        _add_tier_files(con, "warm", catalog)
+        refresh_views(con)
+        con.execute("UPDATE tier_moves SET state = 'committed' WHERE move_id = ?", [move_id])
+    return int(deleted)
+
+
+def commit_cold_move(con: duckdb.DuckDBPyConnection, move_id: str, removed: list[str], catalog: list[tuple]) -> None:
+    with transaction(con):
+        con.execute("DELETE FROM tier_files WHERE path IN (SELECT unnest(?::VARCHAR[]))", [removed])
+        _add_tier_files(con, "cold", catalog)
+        refresh_views(con)
+        con.execute("UPDATE tier_moves SET state = 'committed' WHERE move_id = ?", [move_id])
+
+
+def _add_tier_files(con: duckdb.DuckDBPyConnection, tier: str, catalog: list[tuple]) -> None:
+    """catalog rows: (path, source, min_ts, max_ts, rows, lines, bytes)."""
+    con.executemany("INSERT OR REPLACE INTO tier_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
+                    [(path, tier, *rest) for path, *rest in catalog])
+
+
+def tier_files(con: duckdb.DuckDBPyConnection, tier: str, before: datetime | None = None) -> list[tuple]:
+    """(path, source, min_ts, max_ts, rows, lines, bytes) of a tier's files, those wholly older than `before`."""
+    query = "SELECT path, source, min_ts, max_ts, rows, lines, bytes FROM tier_files WHERE tier = ?"
+    args: list = [tier]
+    if before is not None:
+        query += " AND max_ts < ?"
+        args.append(before)
+    return con.execute(query + " ORDER BY source, min_ts", args).fetchall()
+
+
+def update_tier_file(con: duckdb.DuckDBPyConnection, path: str, rows: int, lines: int, size: int) -> None:
+    with transaction(con):
+        con.execute("UPDATE tier_files SET rows = ?, lines = ?, bytes = ? WHERE path = ?", [rows, lines, size, path])
+
+
+def tier_stats(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+    """Rows, bytes and the oldest row per tier (hot from `logs`; bytes of hot are DuckDB's estimate)."""
+    hot_rows, hot_oldest = con.execute("SELECT count(*), min(ts) FROM logs").fetchone()
+    blocks, = con.execute("SELECT count(DISTINCT block_id) FROM pragma_storage_info('logs') "
+                          "WHERE block_id IS NOT NULL").fetchone()
+    block_size, = con.execute("SELECT block_size FROM pragma_database_size()").fetchone()
+    stats = {"hot": {"rows": int(hot_rows), "bytes": int(blocks) * int(block_size),
+        "oldest": hot_oldest.isoformat() if hot_oldest else None, "files": 0}}
+    for tier in ("warm", "cold"):
+        rows, size, oldest, files = con.execute("SELECT coalesce(sum(rows), 0), coalesce(sum(bytes), 0), min(min_ts), "
+                                                "count(*) FROM tier_files WHERE tier = ?", [tier]).fetchone()
+        stats[tier] = {"rows": int(rows), "bytes": int(size), "oldest": oldest.isoformat() if oldest else None,
+                       "files": int(files)}
+    return stats
+
+
+def rewrite_database(path: Path) -> None:
+    """Copy the warehouse into a fresh file and swap it in: DuckDB keeps deleted rows' bytes in free blocks, and
+    a purge must leave none. Readers that hold the old file keep reading it until they reopen."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("CHECKPOINT")
+    fresh = path.with_name(path.name + ".rewrite")
+    fresh.unlink(missing_ok=True)
+    with duckdb.connect() as con:
+        con.execute(f"ATTACH '{_quoted(path)}' AS old (READ_ONLY)")
+        con.execute(f"ATTACH '{_quoted(fresh)}' AS fresh")
+        con.execute("COPY FROM DATABASE old TO fresh")
+        con.execute("DETACH fresh")
+        con.execute("DETACH old")
+    os.replace(fresh, path)
+
+
+def record_purge(con: duckdb.DuckDBPyConnection, request_id: str, subject_hash: str, rows: int, vectors: int,
+                 files: int, lines: int, per_sink: dict, seconds: float) -> None:
+    with transaction(con):
+        con.execute("INSERT OR REPLACE INTO purge_audit (request_id, subject, requested_at, rows_deleted, "
+                    "vectors_deleted, files_rewritten, lines_purged, per_sink, duration_s) "
+                    "VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?)",
+                    [request_id, subject_hash, rows, vectors, files, lines, json.dumps(per_sink), seconds])
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")

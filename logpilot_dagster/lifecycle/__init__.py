@@ -1,0 +1,1 @@
+"""Data lifecycle: hot → warm → cold tiering, and right-to-be-forgotten purges."""

@@ -1,0 +1,123 @@
+"""Right to be forgotten: remove every copy of a subject (a user name, a customer id, an account) from every
+sink of the store — the tiers, the quarantine, template examples, the miner's state, caches, the training set,
+reports — and record the request in `purge_audit` with a salted hash of the subject, never the subject.
+
+Landing files are the user's own input: they are listed, and rewritten only when asked (`include_landing`).
+Dagster's event log never holds row-level text (asset metadata carries counts and templates), so nothing in
+it needs editing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from logpilot_dagster.ingest.reader import open_landing_file
+from logpilot_dagster.store import sinks, tables
+from logpilot_dagster.store.layout import HomeLayout
+
+# Sinks whose counts are rows (for purge_audit.rows_deleted) and vectors.
+ROW_SINKS = ("logs", "warm", "cold", "quarantine")
+VECTOR_SINKS = ("vector_index", "embedding_cache")
+
+
+@dataclass
+class PurgeReport:
+    request_id: str
+    subject_hash: str
+    per_sink: dict[str, int] = field(default_factory=dict)
+    lines_purged: int = 0
+    landing_files: list[str] = field(default_factory=list)  # landing files that mention the subject
+    landing_rewritten: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    left: dict[str, int] = field(default_factory=dict)  # after `verify`: copies still found, per sink
+
+    @property
+    def verified(self) -> bool:
+        return not any(self.left.values())
+
+
+def subject_hash(layout: HomeLayout, subject: str) -> str:
+    """A salted hash: the audit proves a request was executed without keeping who it was about."""
+    layout.registry.mkdir(parents=True, exist_ok=True)
+    if not layout.purge_salt.exists():
+        layout.purge_salt.write_text(secrets.token_hex(16), encoding="utf-8")
+    salt = layout.purge_salt.read_text(encoding="utf-8").strip()
+    return hashlib.sha256(f"{salt}\x00{subject}".encode()).hexdigest()
+
+
+def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verify: bool = False,
+          request_id: str | None = None) -> PurgeReport:
+    subject = subject.strip()
+    sinks.subject_pattern(subject)  # refuses an empty subject before anything is touched
+    started = time.perf_counter()
+    report = PurgeReport(request_id or uuid.uuid4().hex, subject_hash(layout, subject))
+    before = _kept_lines(layout)
+    for sink in sinks.SINKS:
+        report.per_sink[sink.name] = sink.delete(layout, subject)
+    report.lines_purged = before - _kept_lines(layout)
+    if layout.duckdb.exists():
+        # Deleted rows stay in DuckDB's free blocks until overwritten: rewrite the file so none of the
+        # subject's bytes remain on disk.
+        tables.rewrite_database(layout.duckdb)
+    report.landing_files = landing_mentions(layout, subject)
+    if include_landing:
+        report.landing_rewritten = [key for key in report.landing_files if _rewrite_landing(layout, key, subject)]
+    report.seconds = time.perf_counter() - started
+    if layout.duckdb.exists():
+        with tables.connect(layout.duckdb) as con:
+            tables.record_purge(
+                con, report.request_id, report.subject_hash,
+                rows=sum(report.per_sink.get(s, 0) for s in ROW_SINKS),
+                vectors=sum(report.per_sink.get(s, 0) for s in VECTOR_SINKS),
+                files=len(report.landing_rewritten), lines=report.lines_purged, per_sink=report.per_sink,
+                seconds=report.seconds)
+    if verify:
+        report.left = sinks.find_everywhere(layout, subject)
+    return report
+
+
+def _kept_lines(layout: HomeLayout) -> int:
+    if not layout.duckdb.exists():
+        return 0
+    with tables.connect(layout.duckdb, read_only=True) as con:
+        totals = tables.conservation(con)
+    return totals["lines_stored"] + totals["lines_quarantined"]
+
+
+def landing_mentions(layout: HomeLayout, subject: str) -> list[str]:
+    pattern = re.compile(sinks.subject_pattern(subject).encode())
+    found = []
+    for key in layout.landing_keys():
+        path = layout.landing_file(key)
+        if path.is_symlink() or not path.is_file():
+            continue
+        try:
+            with open_landing_file(path) as handle:
+                if any(pattern.search(line) for line in handle):
+                    found.append(key)
+        except (OSError, EOFError):  # a truncated gzip is the user's file as it is
+            continue
+    return found
+
+
+def _rewrite_landing(layout: HomeLayout, key: str, subject: str) -> bool:
+    """The file without its lines that mention the subject (plain text even if it was gzip)."""
+    pattern = re.compile(sinks.subject_pattern(subject).encode())
+    path: Path = layout.landing_file(key)
+    tmp = path.with_name("." + path.name + ".purge-tmp")  # hidden: never listed as a landing file
+    try:
+        with open_landing_file(path) as source, tmp.open("wb") as out:
+            for line in source:
+                if not pattern.search(line):
+                    out.write(line)
+    except (OSError, EOFError):
+        tmp.unlink(missing_ok=True)
+        return False
+    tmp.replace(path)
+    return True
