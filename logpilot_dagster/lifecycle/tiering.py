@@ -145,8 +145,8 @@ def move_to_cold(con: duckdb.DuckDBPyConnection, layout: HomeLayout, cutoff: dat
         final = tiers.join(location, f"source={_safe(source)}", f"month={month}", f"part-{move_id}.parquet")
         plan = {"staging": None, "files": {final + ".tmp": final}, "remove": [e[0] for e in entries]}
         tables.begin_move(con, move_id, "cold", plan)
-        table = ds.dataset([e[0] for e in entries], format="parquet").to_table()
-        _write_aside(table, final + ".tmp")
+        _write_aside(ds.dataset([tiers.filesystem(e[0])[1] for e in entries], format="parquet",
+                                filesystem=tiers.filesystem(entries[0][0])[0]), final + ".tmp")
         expected = sum(e[4] for e in entries)
         if tiers.rows_in(final + ".tmp") != expected:
             tiers.delete(final + ".tmp")
@@ -165,11 +165,14 @@ def move_to_cold(con: duckdb.DuckDBPyConnection, layout: HomeLayout, cutoff: dat
     return result
 
 
-def _write_aside(table, location: str) -> None:
+def _write_aside(source: ds.Dataset, location: str) -> None:
+    """Stream the warm files into one file, a batch at a time: memory stays flat whatever a month holds."""
     fs, path = tiers.filesystem(location)
     if not tiers.is_url(location):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, filesystem=fs, compression="zstd", row_group_size=128_000)
+    with pq.ParquetWriter(path, source.schema, filesystem=fs, compression="zstd") as writer:
+        for batch in source.to_batches(batch_size=64_000):
+            writer.write_batch(batch, row_group_size=128_000)
     if not tiers.is_url(location):
         tiers.fsync(Path(path))
 

@@ -582,9 +582,20 @@ def finish_move(con: duckdb.DuckDBPyConnection, move_id: str, state: str) -> Non
         con.execute("UPDATE tier_moves SET state = ?, finished_at = now() WHERE move_id = ?", [state, move_id])
 
 
-def hot_rows_to_warm(con: duckdb.DuckDBPyConnection, cutoff: datetime, folder: Path, move_id: str) -> None:
+def hot_rows_to_warm(con: duckdb.DuckDBPyConnection, cutoff: datetime, folder: Path, move_id: str,
+                     memory_limit: str = DEFAULT_LOAD_MEMORY) -> None:
     """Write hot rows older than `cutoff` as Parquet partitioned by source and month (zstd). A day per file
-    would make thousands of tiny files (sources × days) that every query over logs_all opens."""
+    would make thousands of tiny files (sources × days) that every query over logs_all opens. DuckDB's memory
+    is capped as in the bulk load: a partitioned write otherwise buffers with the input."""
+    con.execute("SET preserve_insertion_order = false")
+    con.execute("SET memory_limit = ?", [memory_limit])
+    try:
+        _copy_to_warm(con, cutoff, folder, move_id)
+    finally:
+        con.execute("RESET memory_limit")
+
+
+def _copy_to_warm(con: duckdb.DuckDBPyConnection, cutoff: datetime, folder: Path, move_id: str) -> None:
     con.execute(f"""
         COPY (SELECT *, strftime(ts AT TIME ZONE 'UTC', '%Y-%m') AS month FROM logs
               WHERE ts < '{cutoff.isoformat()}'::TIMESTAMPTZ)

@@ -9,11 +9,11 @@ import pty
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import duckdb
 import pytest
+from support.faults import run_killed_at
 
 from logpilot_dagster.store.tables import conservation, conserved
 
@@ -107,6 +107,9 @@ def test_a_launcher_killed_mid_run_does_not_block_the_next_bootstrap(home, tmp_p
 
     env = _env(home, tmp_path)
     dagster_home(env)  # the instance with LogPilot's pools, as `logpilot bootstrap` prepares it
+    # Create the instance's SQLite schema before two processes open it at once (both would create it).
+    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        instance.get_runs(limit=1)
     launcher = subprocess.Popen([sys.executable, "-m", "logpilot_dagster.jobs.launch", "bootstrap"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.environ["DAGSTER_HOME"], saved = env["DAGSTER_HOME"], os.environ.get("DAGSTER_HOME")
@@ -145,26 +148,12 @@ KILL_INSIDE = {
     "load": ("logpilot_dagster.store.tables", None, "_insert_parquet", 2),  # rows inserted, not committed
     "templates": ("logpilot_dagster.store.tables", None, "upsert_templates", 1),
 }
-CHILD = """
-import importlib, os, signal, sys
+RUN_BOOTSTRAP = """
 from logpilot_dagster.bootstrap import steps
 from logpilot_dagster.store.layout import HomeLayout
 
-module, owner, name, dies_at = sys.argv[2], sys.argv[3] or None, sys.argv[4], int(sys.argv[5])
-target = importlib.import_module(module)
-holder = getattr(target, owner) if owner else target
-original = getattr(holder, name)
-calls = []
-
-def dying(*args, **kwargs):
-    calls.append(1)
-    if len(calls) == dies_at:
-        os.kill(os.getpid(), signal.SIGKILL)
-    return original(*args, **kwargs)
-
-setattr(holder, name, dying)
-steps.in_child = lambda fn, *args: fn(*args)  # mining in this process, so the kill lands inside it
-steps.run_bootstrap(HomeLayout.from_env(sys.argv[1]), workers=1)
+steps.in_child = lambda fn, *a: fn(*a)  # mining in this process, so the kill lands inside it
+steps.run_bootstrap(HomeLayout.from_env(args[0]), workers=1)
 """
 
 
@@ -172,9 +161,7 @@ steps.run_bootstrap(HomeLayout.from_env(sys.argv[1]), workers=1)
 def test_kill_9_inside_each_step_then_a_rerun_stores_every_line_once(home, step):
     from logpilot_dagster.bootstrap.steps import run_bootstrap
 
-    module, owner, name, dies_at = KILL_INSIDE[step]
-    child = subprocess.run([sys.executable, "-c", textwrap.dedent(CHILD), str(home.home), module, owner or "",
-                            name, str(dies_at)], capture_output=True, text=True, timeout=300)
+    child = run_killed_at(KILL_INSIDE[step], RUN_BOOTSTRAP, str(home.home))
     assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
     started = time.monotonic()
     result = run_bootstrap(home, workers=1)

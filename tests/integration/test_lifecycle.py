@@ -7,12 +7,10 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
-import textwrap
 
 import duckdb
 import pytest
+from support.faults import run_killed_at
 
 from logpilot_dagster.bootstrap.steps import run_bootstrap
 from logpilot_dagster.cli import main
@@ -89,35 +87,19 @@ KILL_AT = {
     "cold file in place, not committed": ("logpilot_dagster.store.tables", None, "commit_cold_move", 2),
     "cold committed, warm files not removed": ("logpilot_dagster.lifecycle.tiering", None, "_finish", 3),
 }
-CHILD = """
-import importlib, os, signal, sys
+RUN_TIER = """
 from datetime import datetime
 from logpilot_dagster.lifecycle.tiering import tier
 from logpilot_dagster.store.layout import HomeLayout
 
-module, owner, name, dies_at = sys.argv[2], sys.argv[3] or None, sys.argv[4], int(sys.argv[5])
-target = importlib.import_module(module)
-holder = getattr(target, owner) if owner else target
-original = getattr(holder, name)
-calls = []
-
-def dying(*args, **kwargs):
-    calls.append(1)
-    if len(calls) == dies_at:
-        os.kill(os.getpid(), signal.SIGKILL)
-    return original(*args, **kwargs)
-
-setattr(holder, name, dying)
-tier(HomeLayout.from_env(sys.argv[1]), datetime.fromisoformat(sys.argv[6]))
+tier(HomeLayout.from_env(args[0]), datetime.fromisoformat(args[1]))
 """
 
 
 @pytest.mark.parametrize("point", list(KILL_AT))
 def test_tiering_killed_then_rerun_loses_and_duplicates_nothing(warehouse, capsys, point):
     before = _state(warehouse)
-    module, owner, name, dies_at = KILL_AT[point]
-    child = subprocess.run([sys.executable, "-c", textwrap.dedent(CHILD), str(warehouse.home), module,
-                            owner or "", name, str(dies_at), NOW], capture_output=True, text=True, timeout=300)
+    child = run_killed_at(KILL_AT[point], RUN_TIER, str(warehouse.home), NOW)
     assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
     result = _tier(warehouse, capsys)
     assert result["warm"]["recovered"] or result["cold"]["recovered"]
