@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from logpilot_dagster.store.layout import HOME_ENV, HomeLayout
+from logpilot_dagster.terminal import busy
 
 CLASSIFY_EXAMPLES = """examples:
   logpilot classify --input logs.csv --output labelled.csv
@@ -207,9 +208,9 @@ def _train(args: argparse.Namespace) -> int:
     rules = RuleSet() if args.no_rules else (RuleSet.load(args.rules) if args.rules else RuleSet.default())
     embedder = store_embedder(args.model_dir, args.embedding_model)
     started = time.perf_counter()
-    outcome = train_and_register(frame, args.model_dir, embedder, rules=rules, test_size=args.test_size,
-                                 seed=args.seed, split_by=args.split_by,
-                                 threshold=args.threshold)
+    with busy(f"training on {len(frame):,} labelled lines"):
+        outcome = train_and_register(frame, args.model_dir, embedder, rules=rules, test_size=args.test_size,
+                                     seed=args.seed, split_by=args.split_by, threshold=args.threshold)
     m = outcome.metrics
     print(f"trained {outcome.version_dir} on {m['split']['train_lines']:,} lines in "
           f"{time.perf_counter() - started:.1f}s; held out {m['split']['test_lines']:,} (split by {args.split_by})")

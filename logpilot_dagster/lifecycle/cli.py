@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 
 from logpilot_dagster.store.layout import HOME_ENV, HomeLayout
+from logpilot_dagster.terminal import busy
 
 TIER_EXAMPLES = """examples:
   logpilot tier                                   # rows older than 30 days to warm, warm older than 365 to cold
@@ -56,7 +57,8 @@ def _tier(args: argparse.Namespace) -> int:
     if not layout.duckdb.exists():
         print(f"no warehouse at {layout.duckdb}: run `logpilot bootstrap` first", file=sys.stderr)
         return 2
-    result = tier(layout, _parse_now(args.now), TierSettings.from_env())
+    with busy("tiering"):
+        result = tier(layout, _parse_now(args.now), TierSettings.from_env())
     if args.json:
         print(json.dumps(result, indent=2, default=str))
         return 0
@@ -75,7 +77,8 @@ def _purge(args: argparse.Namespace) -> int:
     from logpilot_dagster.lifecycle.purge import purge
 
     layout = HomeLayout.from_env(args.home)
-    report = purge(layout, args.subject, include_landing=args.include_landing, verify=args.verify)
+    with busy("purging every copy of the subject"):
+        report = purge(layout, args.subject, include_landing=args.include_landing, verify=args.verify)
     answer = {"request_id": report.request_id, "subject_hash": report.subject_hash,
               "lines_purged": report.lines_purged, "per_sink": report.per_sink,
               "landing_files_mentioning": report.landing_files, "landing_rewritten": report.landing_rewritten,

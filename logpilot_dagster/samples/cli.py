@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from logpilot_dagster.store.layout import HOME_ENV, HomeLayout
+from logpilot_dagster.terminal import busy
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,8 +34,9 @@ def _generate(args: argparse.Namespace) -> int:
     truth = args.truth or out.parent / "sample_truth"
     catalog = args.catalog or out.parent / "system_catalog.csv"
     started = time.perf_counter()
-    manifest = generate_sample(out, lines=args.lines, seed=args.seed, truth_dir=truth, catalog_path=catalog,
-                               days=args.days)
+    with busy(f"generating {args.lines:,} lines"):
+        manifest = generate_sample(out, lines=args.lines, seed=args.seed, truth_dir=truth, catalog_path=catalog,
+                                   days=args.days)
     elapsed = time.perf_counter() - started
     bad = sum(manifest.bad_lines_by_reason.values())
     print(f"sample written to {out} in {elapsed:.1f}s (seed {manifest.seed})")
@@ -49,4 +51,5 @@ def _generate(args: argparse.Namespace) -> int:
           f"({', '.join(f'{reason} {n:,}' for reason, n in manifest.bad_lines_by_reason.items())})")
     print(f"  ground truth {truth / TRUTH_FILE}  (summary: {truth / MANIFEST_FILE})")
     print(f"  catalog      {catalog}")
+    print(f"  runbooks     {out.parent / 'runbooks'}  (Markdown, for the runbook index and `logpilot ask`)")
     return 0
