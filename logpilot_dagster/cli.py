@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from logpilot_dagster.ask import cli as ask_cli
 from logpilot_dagster.bench import cli as bench_cli
 from logpilot_dagster.bootstrap import cli as bootstrap_cli
 from logpilot_dagster.classify import cli as classify_cli
@@ -19,6 +20,8 @@ EXAMPLES = """examples:
   logpilot classify --input logs.csv --output labelled.csv
   cat logs.csv | logpilot classify --input - --output - > labelled.csv
   logpilot mask < raw.log > masked.log
+  logpilot ask "how many errors per source in March 2026?"
+  logpilot search "the kernel killed a process because memory ran out"
 
 `logpilot COMMAND --help` shows each command's options and examples."""
 
@@ -37,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"logpilot {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for area in (samples_cli, pii_cli, bootstrap_cli, bench_cli, classify_cli, lifecycle_cli):
+    for area in (samples_cli, pii_cli, bootstrap_cli, bench_cli, classify_cli, ask_cli, lifecycle_cli):
         area.register(subparsers)
     return parser
 

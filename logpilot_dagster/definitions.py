@@ -10,13 +10,16 @@ from logpilot_dagster.assets.labels import template_labels, training_set
 from logpilot_dagster.assets.lifecycle import cold_tier, purge_receipts, warm_tier
 from logpilot_dagster.assets.models import kv_ner_model, log_classifier
 from logpilot_dagster.assets.parsed import parsed_logs
+from logpilot_dagster.assets.questions import ask_evaluation
 from logpilot_dagster.assets.staging import staged_logs
 from logpilot_dagster.assets.templates import log_templates, template_coverage_check, templates
+from logpilot_dagster.assets.vectors import runbook_index, template_vectors
 from logpilot_dagster.assets.warehouse import bootstrap_watermark, logs_and_quarantine, system_catalog
-from logpilot_dagster.jobs.jobs import bootstrap_job
+from logpilot_dagster.jobs.jobs import bootstrap_job, vectors_job
 from logpilot_dagster.jobs.lifecycle import lifecycle_job, lifecycle_schedule, purge_job, purge_sensor
 from logpilot_dagster.jobs.retraining import classification_job, new_labels_sensor, retrain_schedule
 from logpilot_dagster.jobs.sensors import landing_sensor
+from logpilot_dagster.resources.chroma import ChromaResource
 from logpilot_dagster.resources.embedder import EmbedderResource
 from logpilot_dagster.resources.llm import LLMResource
 from logpilot_dagster.resources.storage import LogPilotStorage
@@ -29,9 +32,9 @@ def build_definitions(home: str | None = None) -> Definitions:
     return Definitions(
         assets=[staged_logs, log_templates, parsed_logs, logs_and_quarantine, templates, system_catalog,
                 bootstrap_watermark, training_set, log_classifier, kv_ner_model, template_labels, evaluation_report,
-                warm_tier, cold_tier, purge_receipts],
+                template_vectors, runbook_index, ask_evaluation, warm_tier, cold_tier, purge_receipts],
         asset_checks=[template_coverage_check],
-        jobs=[bootstrap_job, classification_job, lifecycle_job, purge_job],
+        jobs=[bootstrap_job, classification_job, vectors_job, lifecycle_job, purge_job],
         schedules=[retrain_schedule, lifecycle_schedule],
         sensors=[landing_sensor, new_labels_sensor, purge_sensor],
         resources={
@@ -39,6 +42,7 @@ def build_definitions(home: str | None = None) -> Definitions:
             "duckdb": DuckDBResource(database=str(layout.duckdb)),
             "llm": LLMResource(),
             "embedder": EmbedderResource(),
+            "chroma": ChromaResource(),
         },
     )
 

@@ -28,6 +28,7 @@ from starlette.datastructures import UploadFile
 
 from logpilot_dagster.api.json_body import JsonBodyError, parse_json
 from logpilot_dagster.api.purge import purge_router
+from logpilot_dagster.api.questions import add_question_routes
 from logpilot_dagster.classify.classifier import ClassifierConfig, HybridClassifier
 from logpilot_dagster.classify.csv_io import (
     OUTPUT_COLUMNS,
@@ -51,6 +52,7 @@ class ApiSettings:
     upload_field: str = "file"
     workers: int = 2  # requests parsed and classified in worker threads at once (classification: one at a time)
     max_pending: int = 16  # /classify requests in progress (reading, queued, working) before new ones get 503
+    home: str | None = None  # the LogPilot home /search and /ask read; None: $LOGPILOT_HOME or ./.logpilot
 
 
 class LogLine(BaseModel):
@@ -179,6 +181,9 @@ def create_app(settings: ApiSettings | None = None, classifier: HybridClassifier
         finally:
             state["pending"] -= 1
 
+    add_question_routes(app, settings.home, limiter, {  # GET /search, POST /ask (api/questions.py)
+        409: {"model": ErrorResponse, "description": "No warehouse or vector index yet: run `logpilot bootstrap`"},
+        422: {"model": ErrorResponse, "description": "A blank or too long question, or k out of range"}})
     return app
 
 

@@ -61,6 +61,10 @@ def _bootstrap(args: argparse.Namespace) -> int:
         if classified.returncode != 0:
             print("classification_job failed; see the log above, or the run in `make ui`", file=sys.stderr)
             return 1
+        # After labelling, so each template's vector carries its label; search and `ask` read this index.
+        if run_job(layout, "vectors_job").returncode != 0:
+            print("vectors_job failed; see the log above, or the run in `make ui`", file=sys.stderr)
+            return 1
     return _print_summary(layout, bootstrap=run, classification=classified, as_json=args.json)
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from logpilot_dagster.samples import catalog
+from logpilot_dagster.samples.runbooks import write_runbooks
 from logpilot_dagster.samples.sources import (
     EMPTY_FILE,
     NO_SOURCE,
@@ -126,6 +127,7 @@ def generate_sample(out: Path, lines: int = 200_000, seed: int = 7, truth_dir: P
         _write_no_source_file(out, truth, manifest)
     (truth_dir / MANIFEST_FILE).write_text(manifest.to_json() + "\n", encoding="utf-8")
     write_system_catalog(catalog_path)
+    write_runbooks(out.parent / "runbooks")  # the home's runbooks/ (HomeLayout.runbooks) for the runbook index
     return manifest
 
 

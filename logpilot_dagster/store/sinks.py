@@ -313,7 +313,7 @@ SINKS: tuple[Sink, ...] = (
          *_parquet_sink(lambda x: iter([x.template_catalog] if x.template_catalog.exists() else []))),
     Sink("miner_state", "the Drain3 miners' stored examples", *_text_file_sink(_registry_json)),
     Sink("embedding_cache", "texts embedded for the classifier", _find_embeddings, _delete_embeddings),
-    Sink("template_vectors", "template texts and masked examples in the Chroma index", _find_vectors,
+    Sink("vector_index", "template texts and masked examples in the Chroma index", _find_vectors,
          _delete_vectors),
     Sink("training_set", "labelled lines for the model tier",
          *_parquet_sink(lambda x: iter([x.training_set] if x.training_set.exists() else []))),
@@ -321,6 +321,8 @@ SINKS: tuple[Sink, ...] = (
     Sink("label_cache", "each template's decided label, keyed by its example's key",
          *_text_file_sink(lambda x: [x.label_cache])),
     Sink("evaluation_report", "the classification evaluation report", *_text_file_sink(lambda x: [x.evaluation_report])),
+    Sink("schema_registry", "template texts of discovered and rejected schemas",
+         *_text_file_sink(lambda x: [x.schema_registry])),
     Sink("live_stream", "records of the folder stream (live/*.jsonl), as producers wrote them",
          lambda x, s: _live_sink().find(x, subject_pattern(s)), lambda x, s: _live_sink().delete(x, subject_pattern(s))),
 )

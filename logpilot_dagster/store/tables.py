@@ -452,13 +452,19 @@ def live_positions(con: duckdb.DuckDBPyConnection, stream_key: str) -> dict[str,
     return {k: int(v) for k, v in json.loads(found[0]).get("positions", {}).items()}
 
 
+# DuckDB's memory for one live batch's transaction: uncapped, its buffers grew with the warehouse.
+DEFAULT_LIVE_MEMORY = "256MB"
+
+
 def write_live_batch(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantined: pa.Table,
-                     templates: pa.Table, stream_key: str, positions: dict[str, int]) -> LiveWrite:
+                     templates: pa.Table, stream_key: str, positions: dict[str, int],
+                     memory_limit: str = DEFAULT_LIVE_MEMORY) -> LiveWrite:
     """One live batch in ONE transaction: rows whose log_id is not stored yet, quarantine entries not stored
     yet (by partition_key and line_no), the batch's templates (counts grow by the rows inserted), a ledger
     row per stream partition in `landing_files` (so conservation covers live lines), and the positions,
     merged so that they only move forward. Re-running a batch inserts nothing and moves nothing."""
     ensure_schema(con)
+    con.execute("SET memory_limit = ?", [memory_limit])
     with transaction(con):
         con.register("batch_rows", rows)
         con.register("batch_bad", quarantined)

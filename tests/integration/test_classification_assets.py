@@ -70,6 +70,13 @@ def test_every_template_gets_a_label_and_a_worse_candidate_is_refused(classified
     assert first is not None
     label_meta = result.asset_materializations_for_node("template_labels")[0].metadata
     assert label_meta["llm_calls"].value == 0 and "disabled" in label_meta["llm_tier"].value
+    # The UI tells one story: the same version (a folder name, not a timestamp) on all three assets.
+    trained = result.asset_materializations_for_node("log_classifier")[0].metadata
+    evaluated = result.asset_materializations_for_node("evaluation_report")[0].metadata
+    assert trained["promoted"].value is True
+    assert trained["model_version"].value == evaluated["model_version"].value == label_meta["model_version"].value \
+        == first.name
+    assert "no model promoted" not in evaluated["promoted_because"].value
 
     worse = _classify(layout, instance, run_config={"ops": {"log_classifier": {"config": {"max_keys_per_label": 1}}}})
     checks = {e.check_name: e.passed for e in worse.get_asset_check_evaluations()}

@@ -1,0 +1,1 @@
+"""The vector index of templates and runbooks (Chroma, embeddings computed by LogPilot) and semantic search."""

@@ -1,0 +1,72 @@
+"""`GET /search` and `POST /ask` on the HTTP API: answers in the CLI's shape, 4xx for what a user got wrong."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from fastapi.testclient import TestClient
+from support.ask_fixtures import ask_home, indexed_home  # noqa: F401 (fixtures)
+from support.fixtures import real_embedder  # noqa: F401 (fixture)
+
+from logpilot_dagster.api.app import ApiSettings, create_app
+from logpilot_dagster.classify.classifier import ClassifierConfig
+from logpilot_dagster.llm.client import LLMConfig
+
+
+@pytest.fixture
+def client(indexed_home, monkeypatch):  # noqa: F811
+    monkeypatch.delenv("LOGPILOT_LLM_BASE_URL", raising=False)
+    settings = ApiSettings(classifier=ClassifierConfig(llm=LLMConfig()), home=str(indexed_home.home))
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def test_search_returns_the_nearest_templates(client) -> None:
+    response = client.get("/search", params={"q": "the kernel killed a process because memory ran out", "k": 3})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert len(results) == 3 and results[0]["source"] == "syslog" and "Out of memory" in results[0]["template"]
+    assert results[0]["score"] >= results[1]["score"] >= results[2]["score"]
+    with_runbooks = client.get("/search", params={"q": "certificate expired", "k": 2, "runbooks": True}).json()
+    assert [r["kind"] for r in with_runbooks["results"]] == ["template", "template", "runbook", "runbook"]
+    assert with_runbooks["results"][2]["file"] == "certificate-expiry.md"
+
+
+@pytest.mark.parametrize("params", [{"q": ""}, {"q": "   "}, {"q": "x", "k": 0}, {"q": "x", "k": 1000}, {}])
+def test_search_refuses_bad_parameters(client, params) -> None:
+    response = client.get("/search", params=params)
+    assert response.status_code == 422 and "detail" in response.json()
+
+
+def test_ask_answers_with_sql(client, indexed_home) -> None:  # noqa: F811
+    response = client.post("/ask", json={"question": "how many errors per source?"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["route"] == "sql" and body["engine"] == "parser" and body["columns"] == ["source", "lines"]
+    with duckdb.connect(str(indexed_home.duckdb), read_only=True) as con:
+        expected = con.execute("SELECT source, count(*) FROM logs_all WHERE level = 'ERROR' GROUP BY 1").fetchall()
+    assert sorted(map(tuple, body["rows"])) == sorted(expected)
+
+
+def test_ask_answers_from_runbooks(client) -> None:
+    body = client.post("/ask", json={"question": "why do ssh logins keep failing from the same address?"}).json()
+    assert body["route"] == "rag" and body["sources"][0]["file"] == "ssh-brute-force.md"
+
+
+@pytest.mark.parametrize("payload", [{"question": ""}, {"question": "  "}, {}, {"question": "x" * 5000}, []])
+def test_ask_refuses_bad_bodies(client, payload) -> None:
+    response = client.post("/ask", json=payload)
+    assert response.status_code == 422 and "detail" in response.json()
+
+
+def test_ask_without_a_warehouse_is_409(tmp_path) -> None:
+    settings = ApiSettings(classifier=ClassifierConfig(llm=LLMConfig()), home=str(tmp_path / "empty"))
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        assert test_client.post("/ask", json={"question": "how many errors?"}).status_code == 409
+        assert test_client.get("/search", params={"q": "memory"}).status_code == 409
+
+
+def test_the_routes_are_documented(client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "get" in paths["/search"] and "post" in paths["/ask"]
+    assert "409" in paths["/ask"]["post"]["responses"]
