@@ -11,6 +11,7 @@ from logpilot_dagster.bench import cli as bench_cli
 from logpilot_dagster.bootstrap import cli as bootstrap_cli
 from logpilot_dagster.classify import cli as classify_cli
 from logpilot_dagster.lifecycle import cli as lifecycle_cli
+from logpilot_dagster.live import cli as live_cli
 from logpilot_dagster.pii import cli as pii_cli
 from logpilot_dagster.samples import cli as samples_cli
 
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"logpilot {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for area in (samples_cli, pii_cli, bootstrap_cli, bench_cli, classify_cli, ask_cli, lifecycle_cli):
+    for area in (samples_cli, pii_cli, bootstrap_cli, bench_cli, classify_cli, ask_cli, lifecycle_cli, live_cli):
         area.register(subparsers)
     return parser
 

@@ -42,8 +42,20 @@ def _register_throughput(subparsers: argparse._SubParsersAction) -> None:
     register(subparsers)
 
 
+def _register_live(subparsers: argparse._SubParsersAction) -> None:
+    from logpilot_dagster.bench.live import register
+
+    register(subparsers)
+
+
+def _register_sources(subparsers: argparse._SubParsersAction) -> None:
+    from logpilot_dagster.bench.sources_inference import register
+
+    register(subparsers)
+
+
 # Harnesses under `logpilot bench`; append a registration function to add one.
-SUBCOMMANDS: list[SubRegistration] = [_register_loghub, _register_throughput]
+SUBCOMMANDS: list[SubRegistration] = [_register_loghub, _register_throughput, _register_live, _register_sources]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

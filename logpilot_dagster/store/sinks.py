@@ -323,7 +323,15 @@ SINKS: tuple[Sink, ...] = (
     Sink("evaluation_report", "the classification evaluation report", *_text_file_sink(lambda x: [x.evaluation_report])),
     Sink("schema_registry", "template texts of discovered and rejected schemas",
          *_text_file_sink(lambda x: [x.schema_registry])),
+    Sink("live_stream", "records of the folder stream (live/*.jsonl), as producers wrote them",
+         lambda x, s: _live_sink().find(x, subject_pattern(s)), lambda x, s: _live_sink().delete(x, subject_pattern(s))),
 )
+
+
+def _live_sink():
+    from logpilot_dagster.live import sink  # imported when used: the live package imports the store
+
+    return sink
 
 
 def find_everywhere(layout: HomeLayout, subject: str) -> dict[str, int]:

@@ -714,3 +714,20 @@ def record_purge(con: duckdb.DuckDBPyConnection, request_id: str, subject_hash: 
 
 def _quoted(path: Path) -> str:
     return str(path).replace("'", "''")
+
+
+def has_watermarks_table(con: duckdb.DuckDBPyConnection) -> bool:
+    """A read-only reader cannot create the schema: whether the bootstrap has made this table yet."""
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'ingest_watermarks'"
+                            ).fetchone()[0])
+
+
+def live_rows_at_or_before_t1(con: duckdb.DuckDBPyConnection) -> int:
+    """Live rows that the bootstrap should have had: zero when the cutover is exactly once."""
+    return int(con.execute("SELECT count(*) FROM logs l JOIN ingest_watermarks w USING (source) "
+                           "WHERE l.ingest_mode = 'live' AND l.ts <= w.bootstrap_t1").fetchone()[0])
+
+
+def message_stored(con: duckdb.DuckDBPyConnection, source: str, message: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM logs WHERE source = ? AND message = ?",
+                            [source, message]).fetchone()[0])

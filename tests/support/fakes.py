@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from logpilot_dagster.llm.client import LLMUnavailable
 from logpilot_dagster.classify.llm_labeller import LabelReply
+from logpilot_dagster.llm.client import LLMUnavailable
 
 
 @dataclass

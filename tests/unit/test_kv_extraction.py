@@ -5,11 +5,11 @@ import json
 import pytest
 from support.openai_stub import OpenAIStub, Reply
 
-from logpilot_dagster.llm.client import LLMClient, LLMConfig
 from logpilot_dagster.extract.extractor import PARSER_LLM, PARSER_NER, PARSER_REGISTRY, KVExtractor, KVLine
 from logpilot_dagster.extract.kv import extract_kv, unparsed_pairs
 from logpilot_dagster.extract.llm_kv import LLMKVExtractor, template_params
 from logpilot_dagster.extract.registry import PatternRegistry, derive_pattern, leftover_pairs, validate
+from logpilot_dagster.llm.client import LLMClient, LLMConfig
 
 
 @pytest.mark.parametrize("message, pairs", [

@@ -1,0 +1,299 @@
+"""The live engine: read a stream range, mask, match templates, extract, write rows + positions atomically.
+
+Exactly once rests on three things: rows carry a stable `log_id` (source, stream partition, offset) and are
+inserted only if absent; the positions reached are committed in the same DuckDB transaction as the rows; and
+every batch starts from the committed positions. A crash anywhere before COMMIT leaves nothing behind, and
+the batch is read again. Records at or before their source's T1 are counted and skipped (the bootstrap has
+them). The DuckDB file is held only for a batch's transaction, so readers get in between batches.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logpilot_dagster.extract.parsed import _parse_batch
+from logpilot_dagster.ingest.staging import StageLimits
+from logpilot_dagster.live.locks import connect_when_free, file_lock
+from logpilot_dagster.live.records import decode
+from logpilot_dagster.live.stream import (
+    DEFAULT_BATCH_BYTES,
+    DEFAULT_BATCH_RECORDS,
+    LogStream,
+    StreamRange,
+    StreamRead,
+)
+from logpilot_dagster.mining import LogMiner
+from logpilot_dagster.mining.template_text import template_regex
+from logpilot_dagster.store import tables
+from logpilot_dagster.store.layout import HomeLayout
+
+TEMPLATE_SCHEMA = pa.schema([("template_id", pa.string()), ("source", pa.string()), ("template", pa.string()),
+                             ("regex", pa.string()), ("example", pa.string())])
+UNMATCHED_SUFFIX = ":0"  # the miner's id for a message like nothing it learned
+# The miner's matching caches grow with every distinct shape it sees (up to 50k per source); a long-running
+# writer drops them after this many records, so its memory stays flat however long the backlog is.
+FORGET_CACHES_EVERY = 200_000
+
+
+class NoWatermark(RuntimeError):
+    """The bootstrap has not written T1 yet: live ingestion would not know what the bootstrap holds."""
+
+
+@dataclass
+class LiveCounts:
+    records_read: int = 0
+    rows_stored: int = 0
+    skipped_before_t1: int = 0
+    duplicates_skipped: int = 0
+    quarantined: int = 0
+    batches: int = 0
+    new_templates: int = 0
+    labelled_templates: int = 0
+    quarantine_by_reason: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def add(self, other: LiveCounts) -> None:
+        for name in ("records_read", "rows_stored", "skipped_before_t1", "duplicates_skipped", "quarantined",
+                     "batches", "new_templates", "labelled_templates"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.quarantine_by_reason.update(other.quarantine_by_reason)
+
+    @property
+    def conserved(self) -> bool:
+        """Every record read is stored, skipped as the bootstrap's, a duplicate, or quarantined."""
+        return self.records_read == (self.rows_stored + self.skipped_before_t1 + self.duplicates_skipped
+                                     + self.quarantined)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["quarantine_by_reason"] = dict(self.quarantine_by_reason)
+        data["seconds"] = round(self.seconds, 3)
+        data["conserved"] = self.conserved
+        return data
+
+
+Labeller = Callable[[HomeLayout], object]  # labels the templates that have no label yet (see `labelling`)
+# (layout, new template texts by id, their sample lines, every template's (source, example) by id)
+OnNewTemplates = Callable[[HomeLayout, dict[str, str], dict[str, list[str]], dict[str, tuple[str, str]]], object]
+
+
+class _Miner:
+    """The pre-warmed miner, reloaded when another owner saved it; learning and saving under the miner lock."""
+
+    def __init__(self, layout: HomeLayout, lock_timeout_s: float) -> None:
+        self.layout, self.lock_timeout_s = layout, lock_timeout_s
+        self.stamp = self._stamp()
+        self.miner = LogMiner.load(layout.miner)
+        self.info = self._info()
+        self.matched = 0  # records matched since the caches were last dropped
+
+    def _stamp(self) -> int | None:
+        try:
+            return self.layout.miner.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def _info(self) -> dict[str, tuple[str, str, str]]:
+        return {t.template_id: (t.source, t.template, t.example) for t in self.miner.templates()}
+
+    def refresh(self) -> None:
+        if self._stamp() != self.stamp:
+            self.stamp = self._stamp()
+            self.miner = LogMiner.load(self.layout.miner)
+            self.info = self._info()
+
+    def learn(self, messages: dict[str, list[str]]) -> dict[str, str]:
+        """Learn unseen messages and save; the ids of templates that did not exist before, with their text."""
+        with file_lock(self.layout.miner_lock, self.lock_timeout_s, "the miner's state"):
+            self.refresh()  # learn on top of the newest saved state, never over it
+            before = set(self.info)
+            for source, batch in messages.items():
+                self.miner.learn(source, batch)
+            self.miner.save(self.layout.miner)
+            self.stamp = self._stamp()
+            self.info = self._info()
+        return {tid: self.info[tid][1] for tid in self.info.keys() - before}
+
+
+class LiveEngine:
+    """One live writer over one stream. Not thread-safe; hold it in one process (`live_lock` makes sure)."""
+
+    def __init__(self, layout: HomeLayout, stream: LogStream, limits: StageLimits | None = None,
+                 batch_records: int = DEFAULT_BATCH_RECORDS, batch_bytes: int = DEFAULT_BATCH_BYTES,
+                 labeller: Labeller | None = None, on_new_templates: OnNewTemplates | None = None,
+                 indexer: Callable[[HomeLayout], object] | None = None, lock_timeout_s: float = 30.0, log: Callable[[str], None] | None = None) -> None:
+        self.layout, self.stream, self.limits = layout, stream, limits
+        self.batch_records, self.batch_bytes = batch_records, batch_bytes
+        self.labeller, self.on_new_templates, self.indexer = labeller, on_new_templates, indexer
+        self.lock_timeout_s = lock_timeout_s
+        self.log = log or (lambda message: print(message, file=sys.stderr))
+        self._miner: _Miner | None = None
+        self._t1: dict[str, datetime] = {}
+        self._positions: dict[str, int] | None = None
+        self._stack = ExitStack()
+
+    # --- ownership ---------------------------------------------------------------------------------------
+
+    def __enter__(self) -> LiveEngine:
+        self._stack.enter_context(file_lock(self.layout.live_lock, self.lock_timeout_s, "the live writer"))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    @property
+    def miner(self) -> _Miner:
+        if self._miner is None:
+            self._miner = _Miner(self.layout, self.lock_timeout_s)
+        return self._miner
+
+    def state(self) -> tuple[dict[str, datetime], dict[str, int]]:
+        """T1 per source and the committed positions, read under one short connection."""
+        if not self.layout.duckdb.exists():
+            raise NoWatermark(f"no warehouse at {self.layout.duckdb}: run `logpilot bootstrap` first")
+        with connect_when_free(self.layout.duckdb, timeout_s=self.lock_timeout_s) as con:
+            self._read_state(con)
+        return self._t1, dict(self._positions or {})
+
+    def _read_state(self, con) -> None:
+        self._t1 = tables.bootstrap_t1(con)
+        self._positions = tables.live_positions(con, self.stream.key)
+        if not self._t1:
+            raise NoWatermark("the bootstrap has not written its watermark (T1) yet: run `logpilot bootstrap`")
+
+    def plan(self, fresh: bool = True) -> StreamRange:
+        """The next range. `fresh=False` reuses the state the last write read back in its own connection
+        (this writer alone moves the positions), saving a connection per batch."""
+        if fresh or self._positions is None:
+            self.state()
+        t1, positions = self._t1, dict(self._positions or {})
+        rng = self.stream.plan(positions, min(t1.values()), self.batch_records, self.batch_bytes)
+        for problem in getattr(self.stream, "problems", ()):
+            self.log(f"not read: {problem}")
+        return rng
+
+    # --- batches -------------------------------------------------------------------------------------------
+
+    def run_range(self, rng: StreamRange) -> tuple[LiveCounts, StreamRead]:
+        """Read exactly `rng`, process it and commit rows, quarantine and positions in one transaction."""
+        began = time.perf_counter()
+        if self._positions is None:
+            self.state()
+        read = self.stream.read(rng)
+        counts = LiveCounts(records_read=len(read.records), batches=1)
+        if not read.records and read.positions == {k: v for k, v in rng.start.items()}:
+            counts.seconds = time.perf_counter() - began
+            return counts, read
+        decoded = decode(read.records, self._t1, self.limits)
+        counts.skipped_before_t1 = decoded.skipped_before_t1
+        rows, new_templates = self._parse(decoded.staged())
+        batch_templates = self._templates_of(rows)
+        with connect_when_free(self.layout.duckdb, timeout_s=self.lock_timeout_s) as con:
+            written = tables.write_live_batch(con, rows, decoded.quarantined(), batch_templates, self.stream.key,
+                                              read.positions)
+            self._read_state(con)
+        counts.rows_stored, counts.quarantined = written.rows, written.quarantined
+        counts.duplicates_skipped = written.duplicate_rows + written.duplicate_quarantined
+        if written.quarantined:
+            counts.quarantine_by_reason = decoded.quarantine_by_reason
+        counts.new_templates = len(new_templates)
+        if new_templates:
+            self._after_new_templates(new_templates, rows, counts)
+        counts.seconds = time.perf_counter() - began
+        return counts, read
+
+    def run_once(self, stop: threading.Event | None = None, max_batches: int | None = None) -> LiveCounts:
+        """Batches from the committed positions until the stream is caught up (or `stop` is set)."""
+        total = LiveCounts()
+        began = time.perf_counter()
+        while not (stop and stop.is_set()) and (max_batches is None or total.batches < max_batches):
+            rng = self.plan(fresh=total.batches == 0)  # each pass starts from what DuckDB holds
+            if rng.empty:
+                break
+            counts, read = self.run_range(rng)
+            total.add(counts)
+            self.log(f"batch {total.batches}: {counts.records_read:,} records read, {counts.rows_stored:,} stored, "
+                     f"{counts.skipped_before_t1:,} at/before T1, {counts.duplicates_skipped:,} duplicates, "
+                     f"{counts.quarantined:,} quarantined ({rng.describe()})")
+            if read.caught_up or not read.records:
+                break
+        total.seconds = time.perf_counter() - began
+        return total
+
+    def run_forever(self, stop: threading.Event, idle_s: float = 1.0) -> LiveCounts:
+        """Catch up, then keep up: a pass every `idle_s` when the stream has nothing new."""
+        total = LiveCounts()
+        while not stop.is_set():
+            counts = self.run_once(stop)
+            total.add(counts)
+            if counts.records_read == 0:
+                stop.wait(idle_s)
+        return total
+
+    # --- steps -------------------------------------------------------------------------------------------
+
+    def _parse(self, staged: pa.Table) -> tuple[pa.Table, dict[str, str]]:
+        """Template ids, parameters and key-values; messages like nothing learned are learned first, by this
+        process alone (the miner lock), so they get templates of their own."""
+        owner = self.miner
+        owner.refresh()
+        owner.matched += staged.num_rows
+        if owner.matched >= FORGET_CACHES_EVERY:
+            owner.miner.forget_derived()
+            owner.matched = 0
+        rows = _parse_batch(staged, owner.miner)
+        unmatched = pc.ends_with(rows.column("template_id"), UNMATCHED_SUFFIX)
+        if not pc.any(unmatched).as_py():
+            return rows, {}
+        pending: dict[str, list[str]] = {}
+        for source, message in zip(rows.column("source").filter(unmatched).to_pylist(),
+                                   rows.column("message").filter(unmatched).to_pylist(), strict=True):
+            pending.setdefault(source, []).append(message)
+        new = owner.learn(pending)
+        # Only the unmatched rows are parsed again; row order does not matter to the insert.
+        return pa.concat_tables([rows.filter(pc.invert(unmatched)),
+                                 _parse_batch(staged.filter(unmatched), owner.miner)]), new
+
+    def _templates_of(self, rows: pa.Table) -> pa.Table:
+        info = self.miner.info
+        ids = [t for t in pc.unique(rows.column("template_id")).to_pylist() if t in info]
+        return pa.table({
+            "template_id": ids, "source": [info[t][0] for t in ids], "template": [info[t][1] for t in ids],
+            "regex": [template_regex(info[t][1]) for t in ids], "example": [info[t][2] for t in ids],
+        }, schema=TEMPLATE_SCHEMA)
+
+    def _after_new_templates(self, new: dict[str, str], rows: pa.Table, counts: LiveCounts) -> None:
+        """Label the new templates through the cache and router, and discover their schemas. A failure here
+        never undoes the committed batch: unlabelled templates are labelled by the next run that has some."""
+        examples: dict[str, list[str]] = {}
+        for template_id, message in zip(rows.column("template_id").to_pylist(), rows.column("message").to_pylist(),
+                                        strict=True):
+            if template_id in new and len(examples.setdefault(template_id, [])) < 20:
+                examples[template_id].append(message)
+        if self.on_new_templates is not None:
+            try:
+                known = {tid: (info[0], info[2]) for tid, info in self.miner.info.items()}
+                self.on_new_templates(self.layout, new, examples, known)
+            except Exception as exc:  # noqa: BLE001 - discovery is best effort, the rows are stored
+                self.log(f"schema discovery failed for {len(new)} new templates: {exc}")
+        if self.labeller is not None:
+            try:
+                self.labeller(self.layout)
+                counts.labelled_templates = len(new)
+            except Exception as exc:  # noqa: BLE001
+                self.log(f"labelling {len(new)} new templates failed (retried with the next new ones): {exc}")
+        if self.indexer is not None:
+            try:
+                self.indexer(self.layout)
+            except Exception as exc:  # noqa: BLE001 - the template_vectors asset syncs whatever is missed
+                self.log(f"adding {len(new)} new templates to the vector index failed: {exc}")

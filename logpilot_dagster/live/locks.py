@@ -1,0 +1,71 @@
+"""Ownership that must hold across processes: the one live writer, the miner's state, the DuckDB file."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from logpilot_dagster.store import tables
+
+
+class Busy(RuntimeError):
+    """Another process holds what this one needs, for longer than it was willing to wait."""
+
+
+@contextmanager
+def file_lock(path: Path, timeout_s: float, what: str) -> Iterator[None]:
+    """An exclusive `flock` on `path`, waited for at most `timeout_s`; released when the process dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise Busy(f"{what} is held by another process ({path})") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def is_held(path: Path) -> bool:
+    """Whether another process holds the lock right now (a look: taken and released at once)."""
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _is_lock_conflict(err: duckdb.Error) -> bool:
+    return "lock" in str(err).lower()
+
+
+def connect_when_free(path: Path, read_only: bool = False, timeout_s: float = 30.0) -> duckdb.DuckDBPyConnection:
+    """The warehouse, retried while another process holds its lock (DuckDB has one writing process; readers
+    and the live writer each hold the file briefly)."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.01
+    while True:
+        try:
+            return tables.connect(path, read_only=read_only)
+        except duckdb.IOException as err:
+            if not _is_lock_conflict(err) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)

@@ -1,0 +1,155 @@
+"""Decode stream records into staged rows, quarantine entries, or "at or before T1" (the bootstrap has them).
+
+The same rules as staging a landing file: personal data masked before anything is kept (quarantined bytes
+too), the staging bounds (`StageLimits`: future timestamps, field lengths), the JSON depth bound, and one
+quarantine reason per record that cannot be ingested.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from logpilot_dagster.ingest.formats import (
+    MAX_JSON_DEPTH,
+    HeaderError,
+    TimestampParser,
+    _normal_level,
+    json_depth_exceeds,
+)
+from logpilot_dagster.ingest.staging import (
+    QUARANTINE_SCHEMA,
+    STAGED_SCHEMA,
+    StageLimits,
+    _log_id,
+    _masked_bytes,
+)
+from logpilot_dagster.live.stream import StreamRecord
+from logpilot_dagster.pii import mask
+
+INGEST_MODE = "live"
+_ISO = TimestampParser("iso")
+
+
+@dataclass
+class Decoded:
+    rows: dict[str, list] = field(default_factory=lambda: {n: [] for n in STAGED_SCHEMA.names})
+    bad: dict[str, list] = field(default_factory=lambda: {n: [] for n in QUARANTINE_SCHEMA.names})
+    skipped_before_t1: int = 0
+    quarantine_by_reason: Counter = field(default_factory=Counter)
+
+    def staged(self) -> pa.Table:
+        return pa.table(self.rows, schema=STAGED_SCHEMA)
+
+    def quarantined(self) -> pa.Table:
+        return pa.table(self.bad, schema=QUARANTINE_SCHEMA)
+
+
+class _Bad(Exception):
+    def __init__(self, reason: str, detail: str = "", source: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.detail, self.source = reason, detail, source
+
+
+def decode(records: list[StreamRecord], t1: dict[str, datetime], limits: StageLimits | None = None) -> Decoded:
+    limits = limits or StageLimits()
+    latest = (limits.now or datetime.now(UTC)) + limits.max_future_skew
+    out = Decoded()
+    rows = out.rows
+    for record in records:
+        try:
+            source, ts, level, component, message = _fields(record, limits, latest)
+        except _Bad as bad:
+            _quarantine(out, record, bad)
+            continue
+        mark = t1.get(source)
+        if mark is not None and ts <= mark:
+            out.skipped_before_t1 += 1
+            continue
+        rows["log_id"].append(_log_id(source, record.partition, record.offset))
+        rows["partition_key"].append(record.partition)
+        rows["source"].append(source)
+        rows["ts"].append(ts)
+        rows["level"].append(level)
+        rows["component"].append(component)
+        rows["message"].append(mask(message))
+        rows["line_no"].append(record.offset)
+        rows["n_lines"].append(1)
+        rows["ingest_mode"].append(INGEST_MODE)
+    return out
+
+
+def _fields(record: StreamRecord, limits: StageLimits, latest: datetime):
+    value = record.value
+    if value.endswith(b"\r"):
+        value = value[:-1]
+    if record.too_long:
+        raise _Bad("line_too_long", f"more than {len(value)} bytes")
+    if not value.strip():
+        raise _Bad("blank_line")
+    if b"\x00" in value:
+        raise _Bad("nul_bytes", "the record contains NUL bytes")
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _Bad("undecodable", f"not UTF-8 at byte {exc.start}") from None
+    if json_depth_exceeds(text, MAX_JSON_DEPTH):
+        raise _Bad("bad_json", f"nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise _Bad("bad_json", str(exc)[:200]) from None
+    if not isinstance(obj, dict):
+        raise _Bad("bad_json", "not a JSON object")
+    source = obj.get("source")
+    source = source if isinstance(source, str) and source.strip() else None
+    message = obj.get("message")
+    if not isinstance(message, str):
+        raise _Bad("bad_json", "no string field 'message'", source)
+    if source is None:
+        raise _Bad("no_source", "no string field 'source'")
+    try:
+        if record.timestamp_ms is not None and record.timestamp_ms >= 0:
+            # Kafka's timestamp is the event time; the record's own `ts` is used where it has none.
+            try:
+                stamp = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC).isoformat()
+            except (OverflowError, OSError, ValueError) as exc:
+                raise HeaderError("bad_timestamp", f"Kafka timestamp {record.timestamp_ms}: {exc}") from None
+            ts = _ISO.parse(stamp)
+        else:
+            raw_ts = obj.get("ts")
+            if not isinstance(raw_ts, str):
+                raise HeaderError("bad_timestamp", "no string field 'ts'")
+            ts = _ISO.parse(raw_ts)
+    except HeaderError as exc:
+        raise _Bad(exc.reason, exc.detail, source) from None
+    if ts > latest:
+        raise _Bad("future_timestamp", f"{ts.isoformat()} is after {latest.isoformat()}", source)
+    level = obj.get("level")
+    level = _normal_level(level) if isinstance(level, str) else None
+    component = obj.get("component")
+    component = component if isinstance(component, str) and component else None
+    if level and len(level) > limits.max_level_chars:
+        raise _Bad("field_too_long", f"level of {len(level)} characters", source)
+    if component and len(component) > limits.max_component_chars:
+        raise _Bad("field_too_long", f"component of {len(component)} characters", source)
+    return source, ts, level, component, message
+
+
+def _quarantine(out: Decoded, record: StreamRecord, bad: _Bad) -> None:
+    rows = out.bad
+    rows["partition_key"].append(record.partition)
+    rows["source"].append(bad.source)
+    rows["origin"].append(f"{record.partition}:{record.offset}")
+    rows["line_no"].append(record.offset)
+    rows["n_lines"].append(1)
+    rows["reason"].append(bad.reason)
+    rows["detail"].append(mask(bad.detail)[:500])
+    rows["raw_b64"].append(base64.b64encode(_masked_bytes(record.value)).decode("ascii"))
+    rows["raw_size"].append(record.end - record.offset)
+    out.quarantine_by_reason[bad.reason] += 1

@@ -1,0 +1,276 @@
+"""Live ingestion from the folder stream: the cutover at T1, exactly once across re-runs and kill -9, the
+quarantine, partial lines, and readers getting into the warehouse while `logpilot live` runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from logpilot_dagster.bootstrap.steps import run_bootstrap
+from logpilot_dagster.live.engine import LiveEngine, NoWatermark
+from logpilot_dagster.live.folder import FolderStream
+from logpilot_dagster.live.locks import connect_when_free
+from logpilot_dagster.live.produce import sample_records
+from logpilot_dagster.store import tables
+from logpilot_dagster.store.layout import HomeLayout
+
+QUIET = {"log": lambda message: None}
+
+
+@pytest.fixture(scope="module")
+def bootstrapped(tmp_path_factory, sample_landing) -> HomeLayout:
+    """A home after the bootstrap (built once per module; tests work on copies)."""
+    layout = HomeLayout.from_env(tmp_path_factory.mktemp("boot") / "home").ensure()
+    shutil.copytree(sample_landing / "landing", layout.landing, dirs_exist_ok=True)
+    run_bootstrap(layout, workers=1)
+    return layout
+
+
+@pytest.fixture
+def live_home(bootstrapped, tmp_path) -> HomeLayout:
+    target = tmp_path / "home"
+    shutil.copytree(bootstrapped.home, target)
+    return HomeLayout.from_env(target)
+
+
+def t1_of(layout: HomeLayout) -> dict[str, datetime]:
+    with tables.connect(layout.duckdb, read_only=True) as con:
+        return tables.bootstrap_t1(con)
+
+
+def around_t1(layout: HomeLayout, n: int, seed: int = 3) -> list[dict]:
+    """Records of the sample's sources spread from 2 hours before the latest T1 to 2 hours after."""
+    latest = max(t1_of(layout).values())
+    step = timedelta(hours=4) / n
+    return list(sample_records(n, seed=seed, start=latest - timedelta(hours=2), step=step))
+
+
+def expected_after_t1(layout: HomeLayout, records: list[dict]) -> int:
+    t1 = t1_of(layout)
+    return sum(1 for r in records if r["source"] not in t1 or datetime.fromisoformat(r["ts"]) > t1[r["source"]])
+
+
+def snapshot(layout: HomeLayout) -> tuple:
+    with tables.connect(layout.duckdb, read_only=True) as con:
+        rows = con.execute("SELECT count(*), sum(hash(log_id, message, template_id)) FROM logs").fetchone()
+        quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()
+        marks = con.execute("SELECT source, bootstrap_t1, live_offsets FROM ingest_watermarks ORDER BY 1").fetchall()
+        ledger = con.execute("SELECT * EXCLUDE (loaded_at) FROM landing_files ORDER BY 1").fetchall()
+        return rows, quarantined, marks, ledger
+
+
+def totals(layout: HomeLayout) -> dict:
+    with tables.connect(layout.duckdb, read_only=True) as con:
+        return {**tables.live_row_counts(con), **tables.conservation(con)}
+
+
+def test_records_on_both_sides_of_t1_are_split_at_t1_and_a_rerun_changes_nothing(live_home):
+    records = around_t1(live_home, 3000)
+    stream = FolderStream(live_home.live)
+    stream.append(records[:1700], "a.jsonl")
+    stream.append(records[1700:], "b.jsonl")
+    wanted = expected_after_t1(live_home, records)
+    assert 0 < wanted < len(records)  # the sample really straddles T1
+
+    with LiveEngine(live_home, stream, batch_records=700, **QUIET) as engine:
+        counts = engine.run_once()
+    assert counts.records_read == 3000 and counts.batches >= 5
+    assert counts.rows_stored == wanted
+    assert counts.skipped_before_t1 == 3000 - wanted
+    assert counts.conserved
+    after = totals(live_home)
+    assert after["live"] == wanted and after["live_stored_twice"] == 0
+    assert tables.conserved(after)
+    with tables.connect(live_home.duckdb, read_only=True) as con:
+        earliest = con.execute("SELECT min(l.ts - w.bootstrap_t1) FROM logs l JOIN ingest_watermarks w "
+                               "USING (source) WHERE l.ingest_mode = 'live'").fetchone()[0]
+        origin, = con.execute("SELECT origin FROM logs WHERE ingest_mode = 'live' LIMIT 1").fetchone()
+        positions = tables.live_positions(con, "folder")
+    assert earliest > timedelta(0)  # nothing at or before its source's T1
+    assert origin.startswith("live/") and origin.rsplit(":", 1)[1].isdigit()
+    assert positions == {f"live/{n}": (live_home.live / n).stat().st_size for n in ("a.jsonl", "b.jsonl")}
+
+    before = snapshot(live_home)
+    # A re-run from the committed positions has nothing to read; re-running an old range stores nothing.
+    with LiveEngine(live_home, stream, **QUIET) as engine:
+        assert engine.run_once().records_read == 0
+        from logpilot_dagster.live.stream import StreamRange
+
+        again, _ = engine.run_range(StreamRange({"live/a.jsonl": 0, "live/b.jsonl": 0},
+                                                dict(positions), "folder"))
+    assert again.records_read == 3000 and again.rows_stored == 0 and again.quarantined == 0
+    assert again.duplicates_skipped == wanted
+    assert snapshot(live_home) == before
+
+
+def test_a_partly_written_last_line_waits_for_its_newline(live_home):
+    stream = FolderStream(live_home.live)
+    later = datetime.now(UTC) - timedelta(minutes=5)
+    done, partial = list(sample_records(3, seed=1, start=later))[:2], list(sample_records(3, seed=1, start=later))[2]
+    stream.append(done)
+    line = json.dumps(partial).encode()
+    with (live_home.live / "stream.jsonl").open("ab") as handle:
+        handle.write(line[:25])
+    with LiveEngine(live_home, stream, **QUIET) as engine:
+        assert engine.run_once().rows_stored == 2
+        with (live_home.live / "stream.jsonl").open("ab") as handle:
+            handle.write(line[25:] + b"\n")
+        assert engine.run_once().rows_stored == 1
+    assert totals(live_home)["live"] == 3
+
+
+def test_bad_records_are_quarantined_with_their_reason(live_home):
+    now = datetime.now(UTC)
+    good = {"ts": (now - timedelta(minutes=1)).isoformat(), "source": "nova", "message": "ok for bob@example.com"}
+    lines = [
+        json.dumps(good).encode(),
+        b"{not json",
+        json.dumps({"ts": now.isoformat(), "source": "nova"}).encode(),  # no message
+        json.dumps({"ts": now.isoformat(), "message": "who am i"}).encode(),  # no source
+        json.dumps({"ts": "yesterday", "source": "nova", "message": "m"}).encode(),
+        json.dumps({"ts": (now + timedelta(days=30)).isoformat(), "source": "nova", "message": "m"}).encode(),
+        b"[" * 100 + b"]" * 100,
+        b"",
+        b"\xff\xfe mail alice@example.com",
+        b'{"ts": "x", "message": "a\x00b"}',
+    ]
+    (live_home.live).mkdir(exist_ok=True)
+    (live_home.live / "bad.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    with LiveEngine(live_home, FolderStream(live_home.live), **QUIET) as engine:
+        counts = engine.run_once()
+    assert counts.rows_stored == 1 and counts.quarantined == len(lines) - 1
+    with tables.connect(live_home.duckdb, read_only=True) as con:
+        reasons = [r for r, in con.execute("SELECT reason FROM quarantine WHERE partition_key = 'live/bad.jsonl' "
+                                            "ORDER BY line_no").fetchall()]
+        message, = con.execute("SELECT message FROM logs WHERE ingest_mode = 'live'").fetchone()
+        raw = [r for r, in con.execute("SELECT raw_b64 FROM quarantine WHERE partition_key = 'live/bad.jsonl'")
+               .fetchall()]
+    assert reasons == ["bad_json", "bad_json", "no_source", "bad_timestamp", "future_timestamp", "bad_json",
+                       "blank_line", "undecodable", "nul_bytes"]
+    assert "bob@example.com" not in message
+    import base64
+
+    assert not any(b"alice@example.com" in base64.b64decode(r) for r in raw)
+    assert tables.conserved(totals(live_home))
+
+
+def test_no_watermark_means_no_live_ingestion(tmp_path):
+    layout = HomeLayout.from_env(tmp_path / "empty").ensure()
+    tables.connect(layout.duckdb).close()
+    with pytest.raises(NoWatermark), LiveEngine(layout, FolderStream(layout.live), **QUIET) as engine:
+        engine.run_once()
+    result = _cli(layout, "live", "--once", "--json")
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and "watermark" in result.stderr
+
+
+# --- the command, in its own process ---------------------------------------------------------------------
+
+
+def _env(layout: HomeLayout) -> dict[str, str]:
+    env = {**os.environ, "LOGPILOT_HOME": str(layout.home)}
+    env.pop("LOGPILOT_STREAM", None)
+    return env
+
+
+def _cli(layout: HomeLayout, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "logpilot_dagster.cli", *args], env=_env(layout),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _popen(layout: HomeLayout, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "logpilot_dagster.cli", *args], env=_env(layout),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_produce_then_live_once_json(live_home):
+    start = (max(t1_of(live_home).values()) + timedelta(seconds=1)).isoformat()
+    produced = _cli(live_home, "produce", "--to", "folder", "--lines", "500", "--start", start, "--json")
+    assert produced.returncode == 0, produced.stderr
+    assert json.loads(produced.stdout)["records"] == 500
+    assert len((live_home.live / "stream.jsonl").read_bytes().splitlines()) == 500
+    run = _cli(live_home, "live", "--once", "--json", "--no-label")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    # Sources whose T1 is later than `start` keep some records back; every record is accounted for.
+    assert report["records_read"] == 500 and report["conserved"]
+    assert report["rows_stored"] + report["skipped_before_t1"] == 500
+    assert totals(live_home)["live"] == report["rows_stored"]
+    again = json.loads(_cli(live_home, "live", "--once", "--json", "--no-label").stdout)
+    assert again["records_read"] == 0 and again["rows_stored"] == 0
+
+
+def test_live_killed_between_reading_and_writing_then_rerun_stores_each_record_once(live_home):
+    latest = max(t1_of(live_home).values())
+    records = list(sample_records(30_000, seed=5, start=latest + timedelta(seconds=1)))
+    FolderStream(live_home.live).append(records)
+    process = _popen(live_home, "live", "--once", "--batch-records", "5000", "--no-label")
+    deadline = time.monotonic() + 90
+    seen = ""
+    while time.monotonic() < deadline:  # the first batch committed; the second is being read and parsed
+        line = process.stderr.readline()
+        seen += line
+        if line.startswith("batch 1:") or not line:
+            break
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    assert "batch 1:" in seen, seen
+    stored_at_kill = totals(live_home)["live"]
+    assert 5000 <= stored_at_kill < 30_000  # killed in the middle of the backlog, not after it
+
+    rerun = _cli(live_home, "live", "--once", "--json", "--no-label")
+    assert rerun.returncode == 0, rerun.stderr
+    after = totals(live_home)
+    assert after["live"] == 30_000 and after["live_stored_twice"] == 0
+    assert tables.conserved(after)
+    assert json.loads(rerun.stdout)["rows_stored"] == 30_000 - stored_at_kill
+
+
+def test_a_reader_gets_in_while_logpilot_live_runs(live_home):
+    latest = max(t1_of(live_home).values())
+    FolderStream(live_home.live).append(list(sample_records(40_000, seed=9, start=latest + timedelta(seconds=1))))
+    process = _popen(live_home, "live", "--batch-records", "4000", "--no-label", "--interval", "0.2")
+    waits, seen = [], []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            began = time.monotonic()
+            with connect_when_free(live_home.duckdb, read_only=True, timeout_s=10) as con:
+                waits.append(time.monotonic() - began)
+                seen.append(con.execute("SELECT count(*) FROM logs WHERE ingest_mode = 'live'").fetchone()[0])
+            if seen[-1] == 40_000:
+                break
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert seen[-1] == 40_000, seen[-5:]
+    assert len(set(seen)) >= 3  # the reader saw the backlog arrive batch by batch
+    assert seen == sorted(seen)
+    assert max(waits) < 1.5, sorted(waits)[-3:]
+    assert process.returncode == 0, process.stderr.read()[-2000:]
+
+
+def test_a_truncated_file_is_named_and_left_alone_while_others_are_read(live_home):
+    stream = FolderStream(live_home.live)
+    later = datetime.now(UTC) - timedelta(minutes=5)
+    stream.append(list(sample_records(20, seed=1, start=later)), "old.jsonl")
+    with LiveEngine(live_home, stream, **QUIET) as engine:
+        assert engine.run_once().rows_stored == 20
+    (live_home.live / "old.jsonl").write_bytes(b"")  # rotated by truncation: offsets no longer mean anything
+    stream.append(list(sample_records(5, seed=2, start=later)), "old.jsonl")
+    stream.append(list(sample_records(7, seed=3, start=later)), "new.jsonl")
+    said = []
+    with LiveEngine(live_home, stream, log=said.append) as engine:
+        counts = engine.run_once()
+    assert counts.rows_stored == 7
+    assert any("live/old.jsonl" in line and "truncated" in line for line in said)
+    assert totals(live_home)["live"] == 27
