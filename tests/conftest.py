@@ -36,3 +36,21 @@ def home(tmp_path, sample_landing) -> HomeLayout:
     shutil.copy(sample_landing / "system_catalog.csv", layout.system_catalog_csv)
     shutil.copytree(sample_landing / "sample_truth", layout.sample_truth, dirs_exist_ok=True)
     return layout
+
+
+@pytest.fixture(scope="session")
+def bootstrapped(tmp_path_factory, sample_landing) -> HomeLayout:
+    """A home after the bootstrap of the session's sample (built once; tests work on copies: `live_home`)."""
+    from logpilot_dagster.bootstrap.steps import run_bootstrap
+
+    layout = HomeLayout.from_env(tmp_path_factory.mktemp("boot") / "home").ensure()
+    shutil.copytree(sample_landing / "landing", layout.landing, dirs_exist_ok=True)
+    run_bootstrap(layout, workers=1)
+    return layout
+
+
+@pytest.fixture
+def live_home(bootstrapped, tmp_path) -> HomeLayout:
+    """A copy of the bootstrapped home, for a test that ingests into it."""
+    shutil.copytree(bootstrapped.home, tmp_path / "home")
+    return HomeLayout.from_env(tmp_path / "home")

@@ -148,14 +148,7 @@ class JsonLinesFormat:
         self.timestamps = TimestampParser(ts_format, timezone)
 
     def parse(self, line: str, reference: datetime | None = None) -> Header:
-        if json_depth_exceeds(line, MAX_JSON_DEPTH):
-            raise HeaderError("bad_json", f"nested deeper than {MAX_JSON_DEPTH} levels")
-        try:
-            obj = json.loads(line)
-        except (ValueError, RecursionError) as exc:
-            raise HeaderError("bad_json", str(exc)[:200]) from None
-        if not isinstance(obj, dict):
-            raise HeaderError("bad_json", "not a JSON object")
+        obj = load_json_object(line)
         message = obj.get(self.message_field)
         if not isinstance(message, str):
             raise HeaderError("bad_json", f"no string field {self.message_field!r}")
@@ -168,6 +161,19 @@ class JsonLinesFormat:
             component=_str_or_none(obj.get(self.component_field)),
             message=message,
         )
+
+
+def load_json_object(text: str) -> dict:
+    """One JSON object, its nesting bounded before it is parsed; anything else is a `bad_json` HeaderError."""
+    if json_depth_exceeds(text, MAX_JSON_DEPTH):
+        raise HeaderError("bad_json", f"nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise HeaderError("bad_json", str(exc)[:200]) from None
+    if not isinstance(obj, dict):
+        raise HeaderError("bad_json", "not a JSON object")
+    return obj
 
 
 def json_depth_exceeds(text: str, limit: int) -> bool:

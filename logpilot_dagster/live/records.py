@@ -8,20 +8,13 @@ quarantine reason per record that cannot be ingested.
 from __future__ import annotations
 
 import base64
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from logpilot_dagster.ingest.formats import (
-    MAX_JSON_DEPTH,
-    HeaderError,
-    TimestampParser,
-    _normal_level,
-    json_depth_exceeds,
-)
+from logpilot_dagster.ingest.formats import HeaderError, TimestampParser, _normal_level, load_json_object
 from logpilot_dagster.ingest.staging import (
     QUARANTINE_SCHEMA,
     STAGED_SCHEMA,
@@ -98,14 +91,10 @@ def _fields(record: StreamRecord, limits: StageLimits, latest: datetime):
         text = value.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _Bad("undecodable", f"not UTF-8 at byte {exc.start}") from None
-    if json_depth_exceeds(text, MAX_JSON_DEPTH):
-        raise _Bad("bad_json", f"nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise _Bad("bad_json", str(exc)[:200]) from None
-    if not isinstance(obj, dict):
-        raise _Bad("bad_json", "not a JSON object")
+        obj = load_json_object(text)
+    except HeaderError as exc:
+        raise _Bad(exc.reason, exc.detail) from None
     source = obj.get("source")
     source = source if isinstance(source, str) and source.strip() else None
     message = obj.get("message")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,13 +14,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from support.tansu import create_topic, tansu_broker
 
-from logpilot_dagster.bootstrap.steps import run_bootstrap
 from logpilot_dagster.live.engine import LiveEngine
 from logpilot_dagster.live.kafka import KafkaStream
 from logpilot_dagster.live.produce import sample_records
 from logpilot_dagster.live.stream import StreamRange
 from logpilot_dagster.store import tables
-from logpilot_dagster.store.layout import HomeLayout
 
 pytestmark = pytest.mark.e2e
 QUIET = {"log": lambda message: None}
@@ -32,20 +29,6 @@ PARTITIONS = 3
 def broker():
     with tansu_broker() as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def bootstrapped(tmp_path_factory, sample_landing) -> HomeLayout:
-    layout = HomeLayout.from_env(tmp_path_factory.mktemp("boot") / "home").ensure()
-    shutil.copytree(sample_landing / "landing", layout.landing, dirs_exist_ok=True)
-    run_bootstrap(layout, workers=1)
-    return layout
-
-
-@pytest.fixture
-def live_home(bootstrapped, tmp_path) -> HomeLayout:
-    shutil.copytree(bootstrapped.home, tmp_path / "home")
-    return HomeLayout.from_env(tmp_path / "home")
 
 
 @pytest.fixture

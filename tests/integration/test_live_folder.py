@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from logpilot_dagster.bootstrap.steps import run_bootstrap
 from logpilot_dagster.live.engine import LiveEngine, NoWatermark
 from logpilot_dagster.live.folder import FolderStream
 from logpilot_dagster.live.locks import connect_when_free
@@ -23,22 +21,6 @@ from logpilot_dagster.store import tables
 from logpilot_dagster.store.layout import HomeLayout
 
 QUIET = {"log": lambda message: None}
-
-
-@pytest.fixture(scope="module")
-def bootstrapped(tmp_path_factory, sample_landing) -> HomeLayout:
-    """A home after the bootstrap (built once per module; tests work on copies)."""
-    layout = HomeLayout.from_env(tmp_path_factory.mktemp("boot") / "home").ensure()
-    shutil.copytree(sample_landing / "landing", layout.landing, dirs_exist_ok=True)
-    run_bootstrap(layout, workers=1)
-    return layout
-
-
-@pytest.fixture
-def live_home(bootstrapped, tmp_path) -> HomeLayout:
-    target = tmp_path / "home"
-    shutil.copytree(bootstrapped.home, target)
-    return HomeLayout.from_env(target)
 
 
 def t1_of(layout: HomeLayout) -> dict[str, datetime]:

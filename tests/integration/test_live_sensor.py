@@ -4,10 +4,8 @@ in flight) and the live_logs asset run with the range the sensor put in its run 
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import timedelta
 
-import pytest
 from dagster import (
     DagsterInstance,
     DagsterRunStatus,
@@ -19,7 +17,6 @@ from dagster import (
 )
 
 from logpilot_dagster.assets.live import live_logs
-from logpilot_dagster.bootstrap.steps import run_bootstrap
 from logpilot_dagster.jobs.live import LIVE_BATCH_TAG, live_ingest_job, live_ingest_sensor
 from logpilot_dagster.live.folder import FolderStream
 from logpilot_dagster.live.produce import sample_records
@@ -29,20 +26,6 @@ from logpilot_dagster.resources.storage import LogPilotStorage
 from logpilot_dagster.resources.stream import FolderStreamResource
 from logpilot_dagster.store import tables
 from logpilot_dagster.store.layout import HomeLayout
-
-
-@pytest.fixture(scope="module")
-def bootstrapped(tmp_path_factory, sample_landing) -> HomeLayout:
-    layout = HomeLayout.from_env(tmp_path_factory.mktemp("boot") / "home").ensure()
-    shutil.copytree(sample_landing / "landing", layout.landing, dirs_exist_ok=True)
-    run_bootstrap(layout, workers=1)
-    return layout
-
-
-@pytest.fixture
-def live_home(bootstrapped, tmp_path) -> HomeLayout:
-    shutil.copytree(bootstrapped.home, tmp_path / "home")
-    return HomeLayout.from_env(tmp_path / "home")
 
 
 def resources(layout: HomeLayout, batch_records: int = 1000) -> dict:
