@@ -24,8 +24,8 @@ HERE = Path(__file__).resolve().parent
 def build_home(root: Path, lines: int, seed: int):
     """A bootstrapped sample without Dagster. Each template gets the label most of its lines have in the
     generator's ground truth (a stand-in for the trained classifier `make run` uses, minutes faster)."""
-    import pyarrow as pa
 
+    from logpilot_dagster.bench.truth_labels import label_from_truth
     from logpilot_dagster.bootstrap.steps import run_bootstrap
     from logpilot_dagster.ingest.catalog import read_system_catalog
     from logpilot_dagster.samples.generator import generate_sample
@@ -38,13 +38,7 @@ def build_home(root: Path, lines: int, seed: int):
     run_bootstrap(layout)
     with tables.connect(layout.duckdb) as con:
         tables.replace_system_catalog(con, read_system_catalog(layout.system_catalog_csv))
-        frame = tables.truth_joined_to_logs(con, layout.ground_truth)
-        best = (frame.groupby(["template_id", "target_label"]).size().reset_index(name="n")
-                .sort_values(["template_id", "n", "target_label"], ascending=[True, False, True])
-                .drop_duplicates("template_id"))
-        tables.write_template_labels(con, pa.table({
-            "template_id": best.template_id.tolist(), "label": best.target_label.tolist(),
-            "label_confidence": [1.0] * len(best), "label_tier": ["human"] * len(best)}))
+        label_from_truth(con, layout)
     return layout
 
 

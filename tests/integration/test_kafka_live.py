@@ -12,8 +12,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from support.tansu import create_topic, tansu_broker
 
+from logpilot_dagster.bench.tansu import create_topic, tansu_broker
 from logpilot_dagster.live.engine import LiveEngine
 from logpilot_dagster.live.kafka import KafkaStream
 from logpilot_dagster.live.produce import sample_records

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from logpilot_dagster.bench.truth_labels import label_from_truth
 from logpilot_dagster.store.layout import HomeLayout
 from support.fixtures import real_embedder  # noqa: F401 (fixture)
 
@@ -35,21 +36,6 @@ def build_ask_home(root: Path, sample_landing: Path) -> HomeLayout:
         tables.replace_system_catalog(con, read_system_catalog(layout.system_catalog_csv))
         label_from_truth(con, layout)
     return layout
-
-
-def label_from_truth(con, layout: HomeLayout) -> None:
-    """Each template's majority label in the ground truth, as a human label."""
-    import pyarrow as pa
-
-    from logpilot_dagster.store import tables
-
-    frame = tables.truth_joined_to_logs(con, layout.ground_truth)
-    best = (frame.groupby(["template_id", "target_label"]).size().reset_index(name="n")
-            .sort_values(["template_id", "n", "target_label"], ascending=[True, False, True])
-            .drop_duplicates("template_id"))
-    tables.write_template_labels(con, pa.table({
-        "template_id": best.template_id.tolist(), "label": best.target_label.tolist(),
-        "label_confidence": [1.0] * len(best), "label_tier": ["human"] * len(best)}))
 
 
 @pytest.fixture(scope="session")

