@@ -52,7 +52,8 @@ def live_logs(context: AssetExecutionContext, config: LiveBatchConfig, storage: 
     with stream.open(layout) as log_stream, LiveEngine(
             layout, log_stream, limits=storage.stage_limits(), batch_records=stream.batch_records,
             batch_bytes=stream.batch_bytes, labeller=TemplateLabeller(llm=llm.config()),
-            on_new_templates=discovery, indexer=index_new_templates, log=context.log.info) as engine:
+            on_new_templates=discovery, indexer=index_new_templates, log=context.log.info,
+            llm_client=discovered.setdefault("llm", llm.client())) as engine:
         rng = StreamRange.from_config(config.range_json) if config.range_json else engine.plan()
         if rng.stream_key and rng.stream_key != log_stream.key:
             raise ValueError(f"the range is for stream {rng.stream_key!r}, the resource reads {log_stream.key!r}")

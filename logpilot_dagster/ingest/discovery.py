@@ -181,6 +181,11 @@ def _candidates(name: str, path: str, lines: list[str]) -> Iterable[SourcePropos
         yield SourceProposal(name, path, "regex", {"pattern": pattern, "ts_format": ts_format})
 
 
+def starts_with_time(line: str) -> bool:
+    """Whether the line starts with one of the timestamp shapes (optionally after `[` or a syslog `<PRI>`)."""
+    return _STARTS_WITH_TIME.match(line) is not None
+
+
 def _parses(value: Any, fmt: str = "iso") -> bool:
     try:
         TimestampParser(fmt).parse(str(value))
@@ -236,6 +241,10 @@ def _csv_columns(lines: list[str]) -> dict[str, str] | None:
     # Samples of several files hold each file's header row again: those rows are headers, not records.
     header, body = rows[0], [r for r in rows[1:] if len(r) == len(rows[0]) and r != rows[0]]
     if not body or len(set(header)) != len(header):
+        return None
+    # A header row names the columns: a row holding a timestamp is a record (`2026-11-30 12:00:01,123 INFO`
+    # splits at its comma like a CSV row, and is a line with a header instead).
+    if any(not h.strip() or _parses(h) for h in header):
         return None
 
     def column(i: int) -> list[str]:
@@ -300,6 +309,11 @@ def _next_field(tokens: list[str], have: dict[str, bool]) -> str | None:
         return r" +(?P<level>[A-Za-z]+):?"
     if most(str.isdigit):
         return r" +\d+"
+    # A bracketed name after the level is the logger (`INFO [db.pool] ...`); before it, often the thread.
+    if (have["level"] and not have["component"]
+            and most(lambda t: re.fullmatch(r"\[[A-Za-z_$][\w$.\-]*\]", t) is not None)):
+        have["component"] = True
+        return r" +\[(?P<component>[^\]\s]+)\]"
     if most(lambda t: t.startswith("[")):
         return r" +\[[^\]]*\]"
     if not have["component"] and most(lambda t: t.endswith(":") and len(t) > 1):
@@ -420,6 +434,16 @@ def write_proposals(path: Path, proposals: list[SourceProposal]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(HEADER + "".join("\n" + p.entry_toml() for p in proposals), encoding="utf-8")
     tmp.replace(path)
+
+
+def merge_proposals(path: Path, proposals: list[SourceProposal], keep=lambda p: True) -> None:
+    """Write `proposals` over those of the same name, keeping the other existing ones `keep` accepts."""
+    names = {p.name for p in proposals}
+    write_proposals(path, [p for p in read_proposals(path) if p.name not in names and keep(p)] + proposals)
+
+
+def from_live_records(proposal: SourceProposal) -> bool:
+    return proposal.evidence.get("inferred_from") == "live records"
 
 
 def read_proposals(path: Path) -> list[SourceProposal]:

@@ -135,6 +135,17 @@ class RegexFormat:
         )
 
 
+    def split(self, line: str) -> tuple[str | None, str | None, str] | None:
+        """(level, component, message) of a line whose header matches, else None; the timestamp is not read
+        (live records carry their own). A multi-line message keeps its continuation lines."""
+        first, separator, rest = line.partition("\n")
+        m = self.regex.match(first)
+        if m is None or not m["message"].strip():
+            return None
+        level = _normal_level(m["level"]) if self._has_level else syslog_level(m["pri"]) if self._has_pri else None
+        return level, m["component"] if self._has_component else None, m["message"] + separator + rest
+
+
 class JsonLinesFormat:
     """One JSON object per line; field names are configurable."""
 

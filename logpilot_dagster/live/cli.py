@@ -102,7 +102,7 @@ def _live(args: argparse.Namespace) -> int:
                 layout, stream, batch_records=settings.batch_records, batch_bytes=settings.batch_bytes,
                 labeller=None if args.no_label else TemplateLabeller(),
                 on_new_templates=_schema_discovery(),
-                indexer=None if args.no_label else index_new_templates) as engine:
+                indexer=None if args.no_label else index_new_templates, llm_client=_llm_client()) as engine:
             engine.state()  # refuse early, with the reason, when there is no watermark
             counts = engine.run_once(stop) if args.once else engine.run_forever(stop, args.interval)
     except (NoWatermark, Busy) as exc:
@@ -117,6 +117,12 @@ def _live(args: argparse.Namespace) -> int:
               f"{counts.duplicates_skipped:,} duplicates skipped, {counts.quarantined:,} quarantined, "
               f"{counts.new_templates:,} new templates", file=sys.stderr)
     return 0 if counts.conserved else 1
+
+
+def _llm_client():
+    from logpilot_dagster.llm.client import LLMClient, LLMConfig
+
+    return LLMClient(LLMConfig.from_env())
 
 
 def _schema_discovery():
@@ -194,7 +200,8 @@ def _sources(args: argparse.Namespace) -> int:
         from logpilot_dagster.llm.client import LLMClient, LLMConfig
 
         proposals, rejected = discovery.propose(layout.landing, keys, registry, LLMClient(LLMConfig.from_env()))
-        discovery.write_proposals(layout.proposed_sources, proposals)
+        # Landing proposals are made afresh; those inferred from live records are kept.
+        discovery.merge_proposals(layout.proposed_sources, proposals, keep=discovery.from_live_records)
         if discovery.auto_accept() and proposals:
             accepted = [discovery.accept(layout.proposed_sources, sources_file, p.name) for p in proposals]
             return _ingest_accepted(layout, accepted, sources_file, args.json)

@@ -25,6 +25,8 @@ from logpilot_dagster.extract.parsed import _parse_batch
 from logpilot_dagster.ingest.staging import StageLimits
 from logpilot_dagster.live.locks import connect_when_free, file_lock
 from logpilot_dagster.live.records import decode
+from logpilot_dagster.live.schema_discovery import RegistryKV
+from logpilot_dagster.live.source_formats import LiveSourceFormats
 from logpilot_dagster.live.stream import (
     DEFAULT_BATCH_BYTES,
     DEFAULT_BATCH_RECORDS,
@@ -131,7 +133,9 @@ class LiveEngine:
     def __init__(self, layout: HomeLayout, stream: LogStream, limits: StageLimits | None = None,
                  batch_records: int = DEFAULT_BATCH_RECORDS, batch_bytes: int = DEFAULT_BATCH_BYTES,
                  labeller: Labeller | None = None, on_new_templates: OnNewTemplates | None = None,
-                 indexer: Callable[[HomeLayout], object] | None = None, lock_timeout_s: float = 30.0, log: Callable[[str], None] | None = None) -> None:
+                 indexer: Callable[[HomeLayout], object] | None = None, lock_timeout_s: float = 30.0,
+                 log: Callable[[str], None] | None = None, llm_client=None) -> None:
+        """`llm_client`: asked for the format of an unknown source only when the rules infer none."""
         self.layout, self.stream, self.limits = layout, stream, limits
         self.batch_records, self.batch_bytes = batch_records, batch_bytes
         self.labeller, self.on_new_templates, self.indexer = labeller, on_new_templates, indexer
@@ -141,6 +145,9 @@ class LiveEngine:
         self._t1: dict[str, datetime] = {}
         self._positions: dict[str, int] | None = None
         self._stack = ExitStack()
+        self.registry_kv = RegistryKV(layout.schema_registry)
+        self.source_formats = LiveSourceFormats(layout)
+        self.llm_client = llm_client
 
     # --- ownership ---------------------------------------------------------------------------------------
 
@@ -194,9 +201,13 @@ class LiveEngine:
         if not read.records and read.positions == {k: v for k, v in rng.start.items()}:
             counts.seconds = time.perf_counter() - began
             return counts, read
-        decoded = decode(read.records, self._t1, self.limits)
+        self.source_formats.refresh()
+        decoded = decode(read.records, self._t1, self.limits, self.source_formats)
         counts.skipped_before_t1 = decoded.skipped_before_t1
         rows, new_templates = self._parse(decoded.staged())
+        if new_templates:
+            self._discover(new_templates, rows)
+        rows = self.registry_kv.fill(rows)  # the registry first: discovered patterns name the pairs
         batch_templates = self._templates_of(rows)
         with connect_when_free(self.layout.duckdb, timeout_s=self.lock_timeout_s) as con:
             written = tables.write_live_batch(con, rows, decoded.quarantined(), batch_templates, self.stream.key,
@@ -209,6 +220,8 @@ class LiveEngine:
         counts.new_templates = len(new_templates)
         if new_templates:
             self._after_new_templates(new_templates, rows, counts)
+        if decoded.unknown_headers:
+            self._learn_formats(decoded.unknown_headers)
         counts.seconds = time.perf_counter() - began
         return counts, read
 
@@ -272,20 +285,37 @@ class LiveEngine:
             "regex": [template_regex(info[t][1]) for t in ids], "example": [info[t][2] for t in ids],
         }, schema=TEMPLATE_SCHEMA)
 
-    def _after_new_templates(self, new: dict[str, str], rows: pa.Table, counts: LiveCounts) -> None:
-        """Label the new templates through the cache and router, and discover their schemas. A failure here
-        never undoes the committed batch: unlabelled templates are labelled by the next run that has some."""
+    def _discover(self, new: dict[str, str], rows: pa.Table) -> None:
+        """Schema discovery for the batch's new templates, before its rows are written, so that they already
+        get the accepted patterns' pairs. Best effort: a failure leaves the generic pairs."""
+        if self.on_new_templates is None:
+            return
+        is_new = pc.is_in(rows.column("template_id"), value_set=pa.array(list(new), pa.string()))
         examples: dict[str, list[str]] = {}
-        for template_id, message in zip(rows.column("template_id").to_pylist(), rows.column("message").to_pylist(),
-                                        strict=True):
-            if template_id in new and len(examples.setdefault(template_id, [])) < 20:
+        picked = rows.filter(is_new).select(["template_id", "message"])
+        for template_id, message in zip(picked.column("template_id").to_pylist(),
+                                        picked.column("message").to_pylist(), strict=True):
+            if len(examples.setdefault(template_id, [])) < 20:
                 examples[template_id].append(message)
-        if self.on_new_templates is not None:
-            try:
-                known = {tid: (info[0], info[2]) for tid, info in self.miner.info.items()}
-                self.on_new_templates(self.layout, new, examples, known)
-            except Exception as exc:  # noqa: BLE001 - discovery is best effort, the rows are stored
-                self.log(f"schema discovery failed for {len(new)} new templates: {exc}")
+        try:
+            known = {tid: (info[0], info[2]) for tid, info in self.miner.info.items()}
+            self.on_new_templates(self.layout, new, examples, known)
+        except Exception as exc:  # noqa: BLE001 - discovery is best effort
+            self.log(f"schema discovery failed for {len(new)} new templates: {exc}")
+
+    def _learn_formats(self, samples: dict[str, list[str]]) -> None:
+        """Sample and infer the formats of unknown sources whose messages carry a header (best effort)."""
+        try:
+            for found in self.source_formats.observe(samples, self.llm_client):
+                state = ("accepted into the registry" if found.accepted else
+                         "proposed (`logpilot sources --accept NAME`)" if found.proposed else f"not inferred: {found.reason}")
+                self.log(f"live source {found.source!r}: a format {state}")
+        except Exception as exc:  # noqa: BLE001 - the rows are stored; the next batch samples again
+            self.log(f"inferring the format of unknown live sources failed: {exc}")
+
+    def _after_new_templates(self, new: dict[str, str], rows: pa.Table, counts: LiveCounts) -> None:
+        """Label the new templates through the cache and router, and add them to the vector index. A failure
+        here never undoes the committed batch: unlabelled templates are labelled by the next run that has some."""
         if self.labeller is not None:
             try:
                 self.labeller(self.layout)

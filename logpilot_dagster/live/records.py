@@ -22,6 +22,7 @@ from logpilot_dagster.ingest.staging import (
     _log_id,
     _masked_bytes,
 )
+from logpilot_dagster.live.source_formats import PER_BATCH, LiveSourceFormats, carries_header
 from logpilot_dagster.live.stream import StreamRecord
 from logpilot_dagster.pii import mask
 
@@ -35,6 +36,8 @@ class Decoded:
     bad: dict[str, list] = field(default_factory=lambda: {n: [] for n in QUARANTINE_SCHEMA.names})
     skipped_before_t1: int = 0
     quarantine_by_reason: Counter = field(default_factory=Counter)
+    # Masked messages of sources no registry entry names that still carry a header (see `source_formats`).
+    unknown_headers: dict[str, list[str]] = field(default_factory=dict)
 
     def staged(self) -> pa.Table:
         return pa.table(self.rows, schema=STAGED_SCHEMA)
@@ -49,14 +52,18 @@ class _Bad(Exception):
         self.reason, self.detail, self.source = reason, detail, source
 
 
-def decode(records: list[StreamRecord], t1: dict[str, datetime], limits: StageLimits | None = None) -> Decoded:
+def decode(records: list[StreamRecord], t1: dict[str, datetime], limits: StageLimits | None = None,
+           formats: LiveSourceFormats | None = None) -> Decoded:
+    """`formats`: which sources are registered and which of them have a header to split off (see
+    `source_formats`); without it every message is taken as it is."""
     limits = limits or StageLimits()
     latest = (limits.now or datetime.now(UTC)) + limits.max_future_skew
     out = Decoded()
     rows = out.rows
+    known, header_formats = (formats.known, formats.header_formats) if formats is not None else (None, {})
     for record in records:
         try:
-            source, ts, level, component, message = _fields(record, limits, latest)
+            source, ts, level, component, message = _fields(record, limits, latest, header_formats)
         except _Bad as bad:
             _quarantine(out, record, bad)
             continue
@@ -64,20 +71,25 @@ def decode(records: list[StreamRecord], t1: dict[str, datetime], limits: StageLi
         if mark is not None and ts <= mark:
             out.skipped_before_t1 += 1
             continue
+        message = mask(message)
+        if known is not None and source not in known and carries_header(message):
+            sample = out.unknown_headers.setdefault(source, [])
+            if len(sample) < PER_BATCH:
+                sample.append(message)
         rows["log_id"].append(_log_id(source, record.partition, record.offset))
         rows["partition_key"].append(record.partition)
         rows["source"].append(source)
         rows["ts"].append(ts)
         rows["level"].append(level)
         rows["component"].append(component)
-        rows["message"].append(mask(message))
+        rows["message"].append(message)
         rows["line_no"].append(record.offset)
         rows["n_lines"].append(1)
         rows["ingest_mode"].append(INGEST_MODE)
     return out
 
 
-def _fields(record: StreamRecord, limits: StageLimits, latest: datetime):
+def _fields(record: StreamRecord, limits: StageLimits, latest: datetime, header_formats: dict):
     value = record.value
     if value.endswith(b"\r"):
         value = value[:-1]
@@ -123,6 +135,10 @@ def _fields(record: StreamRecord, limits: StageLimits, latest: datetime):
     level = _normal_level(level) if isinstance(level, str) else None
     component = obj.get("component")
     component = component if isinstance(component, str) and component else None
+    split = header_formats.get(source)
+    if split is not None and (fields := split.split(message)) is not None:
+        header_level, header_component, message = fields
+        level, component = level or header_level, component or header_component
     if level and len(level) > limits.max_level_chars:
         raise _Bad("field_too_long", f"level of {len(level)} characters", source)
     if component and len(component) > limits.max_component_chars:

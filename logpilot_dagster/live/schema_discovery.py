@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import regex as re_engine
 from pydantic import BaseModel
 
@@ -35,6 +37,7 @@ STRESS_CHARS = 20_000
 MAX_SAMPLES = 20
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]")
 _GROUP_NAME = re.compile(r"[^0-9A-Za-z_]")
+_POSITIONAL = re.compile(r"p_?\d+")  # the names `from_template` gives slots without a key before them
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,61 @@ class SchemaRegistry:
     def pattern(self, template_id: str):
         entry = self.accepted.get(template_id)
         return re_engine.compile(entry["regex"], re_engine.DOTALL) if entry else None
+
+    def keyed_patterns(self) -> dict[str, object]:
+        """template_id -> compiled pattern, for accepted patterns with at least one named key (a group
+        named after the word before its slot; positional `p<i>` groups are parameters, not pairs)."""
+        out = {}
+        for template_id, entry in self.accepted.items():
+            pattern = re_engine.compile(entry["regex"], re_engine.DOTALL)
+            if any(not _POSITIONAL.fullmatch(name) for name in pattern.groupindex):
+                out[template_id] = pattern
+        return out
+
+
+class RegistryKV:
+    """The registry first: rows of a template with an accepted keyed pattern get their pairs from its named
+    groups (generic `key=value` pairs fill in keys the pattern lacks). Reloaded when the file changes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: int | None = None
+        self.patterns: dict[str, object] = {}
+
+    def refresh(self) -> None:
+        try:
+            stamp = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self.patterns = SchemaRegistry.load(self.path).keyed_patterns() if stamp is not None else {}
+
+    def fill(self, rows: pa.Table) -> pa.Table:
+        """`rows` (parsed: template_id, message, kv) with registry pairs merged in; order may change."""
+        self.refresh()
+        if not self.patterns or rows.num_rows == 0:
+            return rows
+        known = pc.is_in(rows.column("template_id"), value_set=pa.array(list(self.patterns), pa.string()))
+        if not pc.any(known).as_py():
+            return rows
+        hit = rows.filter(known)
+        kv = []
+        for template_id, message, generic in zip(hit.column("template_id").to_pylist(),
+                                                 hit.column("message").to_pylist(),
+                                                 hit.column("kv").to_pylist(), strict=True):
+            pairs = dict(generic)
+            try:
+                match = self.patterns[template_id].fullmatch(message, timeout=MATCH_TIMEOUT_S)
+            except TimeoutError:
+                match = None
+            if match is not None:
+                pairs = {**pairs, **{k: v for k, v in match.groupdict().items()
+                                     if v is not None and not _POSITIONAL.fullmatch(k)}}
+            kv.append(list(pairs.items()))
+        index = hit.schema.get_field_index("kv")
+        hit = hit.set_column(index, hit.schema.field(index), pa.array(kv, hit.schema.field(index).type))
+        return pa.concat_tables([rows.filter(pc.invert(known)), hit])
 
 
 def _now() -> str:

@@ -201,6 +201,11 @@ class HomeLayout:
         """Source entries inferred for files no registry entry matches, with their evidence."""
         return self.registry / "proposed_sources.toml"
 
+    @property
+    def live_samples(self) -> Path:
+        """Masked messages of live sources no registry entry names, kept to infer their format from."""
+        return self.registry / "live_samples"
+
     def live_file(self, name: str) -> Path:
         """A file of the folder stream (`live/*.jsonl`)."""
         return self.live / check_partition_key(name)

@@ -323,6 +323,8 @@ SINKS: tuple[Sink, ...] = (
     Sink("evaluation_report", "the classification evaluation report", *_text_file_sink(lambda x: [x.evaluation_report])),
     Sink("schema_registry", "template texts of discovered and rejected schemas",
          *_text_file_sink(lambda x: [x.schema_registry])),
+    Sink("live_samples", "messages of unknown live sources kept to infer their format",
+         *_text_file_sink(lambda x: sorted(x.live_samples.glob("*.json")) if x.live_samples.is_dir() else [])),
     Sink("live_stream", "records of the folder stream (live/*.jsonl), as producers wrote them",
          lambda x, s: _live_sink().find(x, subject_pattern(s)), lambda x, s: _live_sink().delete(x, subject_pattern(s))),
 )

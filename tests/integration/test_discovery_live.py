@@ -62,3 +62,77 @@ def test_new_templates_get_a_template_row_a_label_and_a_schema(live_home):
     warp = next(a for a in accepted if a["template"].startswith("Warp"))
     assert registry.pattern(warp["template_id"]).fullmatch(
         "Warp coil 3 overheated: temperature=712K, shutting down") is not None
+
+    # The registry first: the accepted pattern's keyed groups are pairs of the live rows (generic extraction
+    # finds none in `Flux capacitor unit 105 ...`); positional groups are not.
+    flux = next(a for a in accepted if a["template"].startswith("Flux"))
+    assert "unit" in flux["groups"]
+    with tables.connect(live_home.duckdb, read_only=True) as con:
+        pairs = con.execute("SELECT message, kv FROM logs WHERE template_id = ?", [flux["template_id"]]).fetchall()
+    assert len(pairs) == 40
+    for message, kv in pairs:
+        assert kv["unit"] == message.split()[3] and not any(k.startswith("p") and k[1:].isdigit() for k in kv)
+
+
+def _raw_line_records(start: datetime, n: int, offset: int = 0) -> list[dict]:
+    levels, parts = ("INFO", "WARN", "ERROR"), ("db.pool", "http.server", "auth")
+    records = []
+    for i in range(offset, offset + n):
+        ts = start + timedelta(seconds=i)
+        message = (f"{ts:%Y-%m-%d %H:%M:%S},{i % 1000:03d} {levels[i % 3]} [{parts[i % 3]}] "
+                   f"request {i} for user{i % 7}@example.org took {i % 90} ms")
+        records.append({"ts": ts.isoformat(), "source": "payments_gw", "message": message})
+    return records
+
+
+def test_an_unknown_live_source_with_headers_gets_a_format_and_is_split_once_accepted(live_home, monkeypatch):
+    from logpilot_dagster.ingest import discovery
+    from logpilot_dagster.live.source_formats import LIVE_HEADER_OPTION, MIN_SAMPLE
+    from logpilot_dagster.store.sinks import SINKS, find_everywhere
+
+    monkeypatch.delenv(discovery.AUTO_ACCEPT_ENV, raising=False)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    FolderStream(live_home.live).append(_raw_line_records(start, MIN_SAMPLE + 50))
+    with LiveEngine(live_home, FolderStream(live_home.live), log=lambda m: None) as engine:
+        first = engine.run_once()
+    assert first.rows_stored == MIN_SAMPLE + 50 and first.conserved
+    proposals = {p.name: p for p in discovery.read_proposals(live_home.proposed_sources)}
+    proposal = proposals["payments_gw"]
+    assert proposal.format == "regex" and proposal.options[LIVE_HEADER_OPTION] is True
+    assert proposal.evidence["inferred_from"] == "live records" and proposal.evidence["parsed_share"] >= 0.99
+    # The sample holds masked messages only, and a purge reaches it.
+    sample = (live_home.live_samples / "payments_gw.json").read_text()
+    assert "@example.org" not in sample and "EMAIL_REDACTED" in sample
+    assert find_everywhere(live_home, "request")["live_samples"] > 0
+
+    # Before the entry is accepted the messages are stored whole; after it, the header is split off.
+    discovery.accept(live_home.proposed_sources, live_home.sources_file, "payments_gw")
+    FolderStream(live_home.live).append(_raw_line_records(start, 30, offset=MIN_SAMPLE + 50))
+    with LiveEngine(live_home, FolderStream(live_home.live), log=lambda m: None) as engine:
+        second = engine.run_once()
+    assert second.rows_stored == 30 and second.duplicates_skipped == 0
+    with tables.connect(live_home.duckdb, read_only=True) as con:
+        rows = con.execute("SELECT line_no, level, component, message FROM logs WHERE source = 'payments_gw' "
+                           "ORDER BY ts").fetchall()
+    assert len(rows) == MIN_SAMPLE + 80  # nothing lost, nothing twice
+    before, after = rows[:MIN_SAMPLE + 50], rows[MIN_SAMPLE + 50:]
+    assert all(r[3][:4].isdigit() and r[2] is None for r in before)
+    for i, (_, level, component, message) in enumerate(after, start=MIN_SAMPLE + 50):
+        assert level == ("INFO", "WARN", "ERROR")[i % 3]
+        assert component == ("db.pool", "http.server", "auth")[i % 3]
+        assert message.startswith(f"request {i} for <EMAIL_REDACTED>")
+    sink = next(s for s in SINKS if s.name == "live_samples")
+    assert sink.delete(live_home, "request") > 0 and sink.find(live_home, "request") == 0
+
+
+def test_an_unknown_source_without_headers_is_stored_as_it_is_and_proposes_nothing(live_home):
+    from logpilot_dagster.ingest import discovery
+
+    start = datetime.now(UTC) - timedelta(hours=1)
+    FolderStream(live_home.live).append([{"ts": (start + timedelta(seconds=i)).isoformat(), "source": "plain_app",
+                                          "message": f"job {i} finished"} for i in range(300)])
+    with LiveEngine(live_home, FolderStream(live_home.live), log=lambda m: None) as engine:
+        counts = engine.run_once()
+    assert counts.rows_stored == 300
+    assert "plain_app" not in {p.name for p in discovery.read_proposals(live_home.proposed_sources)}
+    assert not (live_home.live_samples / "plain_app.json").exists()
