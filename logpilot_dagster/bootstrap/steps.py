@@ -23,6 +23,7 @@ from logpilot_dagster.bootstrap.pool import default_workers, in_child, pool_map,
 from logpilot_dagster.extract.parsed import parse_partition
 from logpilot_dagster.ingest.sources import SourcesRegistry
 from logpilot_dagster.ingest.staging import StageLimits, StageStats, read_stage_stats, stage_file
+from logpilot_dagster.live.locks import MINER_WAIT_S, file_lock
 from logpilot_dagster.mining import LogMiner
 from logpilot_dagster.mining.template_text import template_regex
 from logpilot_dagster.store import tables
@@ -81,6 +82,12 @@ def mine(layout: HomeLayout, keys: Sequence[str] | None = None) -> MineResult:
 
 
 def _mine(layout: HomeLayout, keys: list[str] | None) -> MineResult:
+    # The miner's state has one owner at a time: the live writer learns under the same lock.
+    with file_lock(layout.miner_lock, MINER_WAIT_S, "the miner's state"):
+        return _mine_locked(layout, keys)
+
+
+def _mine_locked(layout: HomeLayout, keys: list[str] | None) -> MineResult:
     miner = LogMiner.load(layout.miner)
     ledger: dict[str, int] = json.loads(layout.mined_ledger.read_text()) if layout.mined_ledger.exists() else {}
     candidates = keys if keys is not None else staged_keys(layout)

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from logpilot_dagster.extract.parsed import _parse_batch
 from logpilot_dagster.ingest.staging import StageLimits
-from logpilot_dagster.live.locks import connect_when_free, file_lock
+from logpilot_dagster.live.locks import MINER_WAIT_S, connect_when_free, file_lock
 from logpilot_dagster.live.records import decode
 from logpilot_dagster.live.schema_discovery import RegistryKV
 from logpilot_dagster.live.source_formats import LiveSourceFormats
@@ -92,8 +92,8 @@ OnNewTemplates = Callable[[HomeLayout, dict[str, str], dict[str, list[str]], dic
 class _Miner:
     """The pre-warmed miner, reloaded when another owner saved it; learning and saving under the miner lock."""
 
-    def __init__(self, layout: HomeLayout, lock_timeout_s: float) -> None:
-        self.layout, self.lock_timeout_s = layout, lock_timeout_s
+    def __init__(self, layout: HomeLayout) -> None:
+        self.layout = layout
         self.stamp = self._stamp()
         self.miner = LogMiner.load(layout.miner)
         self.info = self._info()
@@ -116,7 +116,7 @@ class _Miner:
 
     def learn(self, messages: dict[str, list[str]]) -> dict[str, str]:
         """Learn unseen messages and save; the ids of templates that did not exist before, with their text."""
-        with file_lock(self.layout.miner_lock, self.lock_timeout_s, "the miner's state"):
+        with file_lock(self.layout.miner_lock, MINER_WAIT_S, "the miner's state"):
             self.refresh()  # learn on top of the newest saved state, never over it
             before = set(self.info)
             for source, batch in messages.items():
@@ -161,7 +161,7 @@ class LiveEngine:
     @property
     def miner(self) -> _Miner:
         if self._miner is None:
-            self._miner = _Miner(self.layout, self.lock_timeout_s)
+            self._miner = _Miner(self.layout)
         return self._miner
 
     def state(self) -> tuple[dict[str, datetime], dict[str, int]]:

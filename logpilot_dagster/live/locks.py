@@ -13,6 +13,10 @@ import duckdb
 
 from logpilot_dagster.store import tables
 
+# How long a writer of the miner's state waits for the other: a bootstrap's mining step holds it for as long as
+# it learns (minutes on a large backfill), a live batch only while it learns its unmatched messages.
+MINER_WAIT_S = 1800.0
+
 
 class Busy(RuntimeError):
     """Another process holds what this one needs, for longer than it was willing to wait."""

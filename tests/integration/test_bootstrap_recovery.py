@@ -172,3 +172,26 @@ def test_kill_9_inside_each_step_then_a_rerun_stores_every_line_once(home, step)
         unmatched, templates = con.execute("SELECT count(*) FILTER (WHERE template_id IS NULL), "
                                            "(SELECT count(*) FROM templates) FROM logs").fetchone()
     assert unmatched == 0 and templates > 0
+
+
+def test_the_mining_step_waits_for_the_live_writer_to_release_the_miner(home):
+    """One owner of the miner's state at a time: mining while a live batch learns would save over it."""
+    import threading
+
+    from logpilot_dagster.bootstrap.steps import mine, stage
+    from logpilot_dagster.ingest.sources import SourcesRegistry
+    from logpilot_dagster.live.locks import file_lock
+
+    for key, text in NEW_FILES.items():
+        (home.landing / key).parent.mkdir(parents=True, exist_ok=True)
+        (home.landing / key).write_text(text)
+    stage(home, SourcesRegistry.default(), list(NEW_FILES), workers=1)
+    result = {}
+    with file_lock(home.miner_lock, 5, "the miner's state (held by the test as a live writer would)"):
+        miner_before = home.miner.exists()
+        worker = threading.Thread(target=lambda: result.setdefault("mine", mine(home)))
+        worker.start()
+        worker.join(timeout=3)
+        assert worker.is_alive() and home.miner.exists() == miner_before  # waiting, nothing saved yet
+    worker.join(timeout=120)
+    assert not worker.is_alive() and result["mine"].messages == 4 and home.miner.exists()
