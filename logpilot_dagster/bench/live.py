@@ -38,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     live.add_argument("--large-backlog", type=int, default=1_000_000, help="records for the memory comparison "
                       "(0: skip)")
     live.add_argument("--freshness-samples", type=int, default=40)
+    live.add_argument("--sensor-samples", type=int, default=0, help="freshness through dagster-daemon and "
+                      "live_ingest_sensor, this many probes (0: skip)")
     live.add_argument("--kafka", help="also measure exactly-once on this Kafka HOST:PORT")
     live.add_argument("--tansu", action="store_true", help="start the tansu test broker for the Kafka runs")
     live.add_argument("--json", type=Path, help="also write the results as JSON to this file")
@@ -213,6 +215,11 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(results), file=sys.stderr)
         print("freshness", file=sys.stderr)
         results["freshness"] = freshness(_copy(base, root, "freshness"), args.freshness_samples)
+        if args.sensor_samples:
+            from logpilot_dagster.bench.live_sensor import sensor_freshness
+
+            print("freshness through the Dagster sensor", file=sys.stderr)
+            results["freshness_sensor"] = sensor_freshness(_copy(base, root, "sensor"), args.sensor_samples)
         if args.large_backlog:
             print(f"memory over {args.large_backlog:,} records", file=sys.stderr)
             large = catch_up(_copy(base, root, "large"), args.large_backlog)

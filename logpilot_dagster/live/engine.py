@@ -24,7 +24,6 @@ import pyarrow.compute as pc
 from logpilot_dagster.extract.parsed import _parse_batch
 from logpilot_dagster.ingest.staging import StageLimits
 from logpilot_dagster.live.locks import MINER_WAIT_S, connect_when_free, file_lock
-from logpilot_dagster.live.records import decode
 from logpilot_dagster.live.schema_discovery import RegistryKV
 from logpilot_dagster.live.source_formats import LiveSourceFormats
 from logpilot_dagster.live.stream import (
@@ -34,6 +33,7 @@ from logpilot_dagster.live.stream import (
     StreamRange,
     StreamRead,
 )
+from logpilot_dagster.live.workers import BatchWorkers
 from logpilot_dagster.mining import LogMiner
 from logpilot_dagster.mining.template_text import template_regex
 from logpilot_dagster.store import tables
@@ -42,9 +42,6 @@ from logpilot_dagster.store.layout import HomeLayout
 TEMPLATE_SCHEMA = pa.schema([("template_id", pa.string()), ("source", pa.string()), ("template", pa.string()),
                              ("regex", pa.string()), ("example", pa.string())])
 UNMATCHED_SUFFIX = ":0"  # the miner's id for a message like nothing it learned
-# The miner's matching caches grow with every distinct shape it sees (up to 50k per source); a long-running
-# writer drops them after this many records, so its memory stays flat however long the backlog is.
-FORGET_CACHES_EVERY = 200_000
 
 
 class NoWatermark(RuntimeError):
@@ -97,7 +94,6 @@ class _Miner:
         self.stamp = self._stamp()
         self.miner = LogMiner.load(layout.miner)
         self.info = self._info()
-        self.matched = 0  # records matched since the caches were last dropped
 
     def _stamp(self) -> int | None:
         try:
@@ -134,8 +130,9 @@ class LiveEngine:
                  batch_records: int = DEFAULT_BATCH_RECORDS, batch_bytes: int = DEFAULT_BATCH_BYTES,
                  labeller: Labeller | None = None, on_new_templates: OnNewTemplates | None = None,
                  indexer: Callable[[HomeLayout], object] | None = None, lock_timeout_s: float = 30.0,
-                 log: Callable[[str], None] | None = None, llm_client=None) -> None:
-        """`llm_client`: asked for the format of an unknown source only when the rules infer none."""
+                 log: Callable[[str], None] | None = None, llm_client=None, workers: int | None = None) -> None:
+        """`llm_client`: asked for the format of an unknown source only when the rules infer none; `workers`:
+        processes that decode and match a batch (default: one per core, up to 4)."""
         self.layout, self.stream, self.limits = layout, stream, limits
         self.batch_records, self.batch_bytes = batch_records, batch_bytes
         self.labeller, self.on_new_templates, self.indexer = labeller, on_new_templates, indexer
@@ -148,11 +145,13 @@ class LiveEngine:
         self.registry_kv = RegistryKV(layout.schema_registry)
         self.source_formats = LiveSourceFormats(layout)
         self.llm_client = llm_client
+        self.workers = BatchWorkers(layout, workers)
 
     # --- ownership ---------------------------------------------------------------------------------------
 
     def __enter__(self) -> LiveEngine:
         self._stack.enter_context(file_lock(self.layout.live_lock, self.lock_timeout_s, "the live writer"))
+        self._stack.callback(self.workers.close)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -201,16 +200,16 @@ class LiveEngine:
         if not read.records and read.positions == {k: v for k, v in rng.start.items()}:
             counts.seconds = time.perf_counter() - began
             return counts, read
-        self.source_formats.refresh()
-        decoded = decode(read.records, self._t1, self.limits, self.source_formats)
+        self.miner.refresh()
+        decoded = self.workers.process(read.records, self._t1, self.limits, self.miner.stamp)
         counts.skipped_before_t1 = decoded.skipped_before_t1
-        rows, new_templates = self._parse(decoded.staged())
+        rows, new_templates = self._learn_unmatched(decoded.rows)
         if new_templates:
             self._discover(new_templates, rows)
         rows = self.registry_kv.fill(rows)  # the registry first: discovered patterns name the pairs
         batch_templates = self._templates_of(rows)
         with connect_when_free(self.layout.duckdb, timeout_s=self.lock_timeout_s) as con:
-            written = tables.write_live_batch(con, rows, decoded.quarantined(), batch_templates, self.stream.key,
+            written = tables.write_live_batch(con, rows, decoded.quarantined, batch_templates, self.stream.key,
                                               read.positions)
             self._read_state(con)
         counts.rows_stored, counts.quarantined = written.rows, written.quarantined
@@ -255,27 +254,28 @@ class LiveEngine:
 
     # --- steps -------------------------------------------------------------------------------------------
 
-    def _parse(self, staged: pa.Table) -> tuple[pa.Table, dict[str, str]]:
-        """Template ids, parameters and key-values; messages like nothing learned are learned first, by this
-        process alone (the miner lock), so they get templates of their own."""
-        owner = self.miner
-        owner.refresh()
-        owner.matched += staged.num_rows
-        if owner.matched >= FORGET_CACHES_EVERY:
-            owner.miner.forget_derived()
-            owner.matched = 0
-        rows = _parse_batch(staged, owner.miner)
+    def _learn_unmatched(self, rows: pa.Table) -> tuple[pa.Table, dict[str, str]]:
+        """Messages like nothing learned are learned here, by this process alone (the miner lock), and matched
+        again, so they get templates of their own; the new templates' ids and texts."""
         unmatched = pc.ends_with(rows.column("template_id"), UNMATCHED_SUFFIX)
         if not pc.any(unmatched).as_py():
             return rows, {}
-        pending: dict[str, list[str]] = {}
-        for source, message in zip(rows.column("source").filter(unmatched).to_pylist(),
-                                   rows.column("message").filter(unmatched).to_pylist(), strict=True):
-            pending.setdefault(source, []).append(message)
-        new = owner.learn(pending)
-        # Only the unmatched rows are parsed again; row order does not matter to the insert.
-        return pa.concat_tables([rows.filter(pc.invert(unmatched)),
-                                 _parse_batch(staged.filter(unmatched), owner.miner)]), new
+        owner = self.miner
+        owner.refresh()
+        # A worker's miner may be older than this one: match with the newest first, learn what is still new.
+        again = _parse_batch(rows.filter(unmatched).drop_columns(["template_id", "params", "kv"]), owner.miner)
+        still = pc.ends_with(again.column("template_id"), UNMATCHED_SUFFIX)
+        new: dict[str, str] = {}
+        if pc.any(still).as_py():
+            pending: dict[str, list[str]] = {}
+            for source, message in zip(again.column("source").filter(still).to_pylist(),
+                                       again.column("message").filter(still).to_pylist(), strict=True):
+                pending.setdefault(source, []).append(message)
+            new = owner.learn(pending)
+            learned = _parse_batch(again.filter(still).drop_columns(["template_id", "params", "kv"]), owner.miner)
+            again = pa.concat_tables([again.filter(pc.invert(still)), learned])
+        # Row order does not matter to the insert.
+        return pa.concat_tables([rows.filter(pc.invert(unmatched)), again]), new
 
     def _templates_of(self, rows: pa.Table) -> pa.Table:
         info = self.miner.info

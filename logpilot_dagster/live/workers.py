@@ -1,0 +1,151 @@
+"""Decoding and template matching of a live batch in worker processes: the CPU-bound part, on every core.
+
+Each worker holds its own copy of the miner, read-only, and reloads it when the live writer saved a newer
+one (each task carries the miner file's stamp). What a worker returns is a pure function of the records,
+T1, the staging limits, the sources registry and that miner state, so which worker took which chunk
+changes nothing. Learning stays with the writer: rows matched to "nothing learned yet" come back as such
+and the writer learns them and matches them again, under the miner lock.
+
+One worker (or a small batch) runs in the writer's own process, with no pool at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
+
+from logpilot_dagster.bootstrap.pool import _CHILDREN
+from logpilot_dagster.extract.parsed import PARSED_SCHEMA, _parse_batch
+from logpilot_dagster.ingest.staging import QUARANTINE_SCHEMA, StageLimits
+from logpilot_dagster.live.records import decode
+from logpilot_dagster.live.source_formats import LiveSourceFormats
+from logpilot_dagster.live.stream import StreamRecord
+from logpilot_dagster.mining import LogMiner
+from logpilot_dagster.store.layout import HomeLayout
+
+MIN_CHUNK = 5_000  # records; below this a pool costs more than it saves
+# A worker reloads the miner after the writer saved a newer one only this many records after its last load:
+# a load drops every matching cache (about half a second of matching to warm them again). Until then, lines
+# of templates learned since come back unmatched, and the writer matches them with its current miner.
+RELOAD_AFTER = 200_000
+_RECORD_SCHEMA = pa.schema([("partition", pa.string()), ("offset", pa.int64()), ("end", pa.int64()),
+                            ("value", pa.binary()), ("timestamp_ms", pa.int64()), ("too_long", pa.bool_())])
+# The miner's matching caches grow with every distinct shape it sees (up to 50k per source); a long-running
+# matcher drops them after this many records, so its memory stays flat however long the backlog is.
+FORGET_CACHES_EVERY = 200_000
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass
+class Chunk:
+    """What decoding and matching made of some records."""
+
+    rows: pa.Table  # parsed rows (`PARSED_SCHEMA`)
+    quarantined: pa.Table
+    skipped_before_t1: int = 0
+    quarantine_by_reason: Counter = field(default_factory=Counter)
+    unknown_headers: dict[str, list[str]] = field(default_factory=dict)
+
+
+class _Matcher:
+    """A process's read-only miner, reloaded when the saved state changed."""
+
+    def __init__(self, layout: HomeLayout) -> None:
+        self.layout = layout
+        self.formats = LiveSourceFormats(layout)
+        self.stamp: int | None = -1
+        self.miner: LogMiner | None = None
+        self.matched = 0  # records matched since the caches were last dropped
+        self.since_load = 0
+
+    def current(self, stamp: int | None) -> LogMiner:
+        if self.miner is None or (stamp != self.stamp and self.since_load >= RELOAD_AFTER):
+            self.miner, self.stamp, self.matched, self.since_load = LogMiner.load(self.layout.miner), stamp, 0, 0
+        return self.miner
+
+    def process(self, records: list[StreamRecord], t1: dict[str, datetime], limits: StageLimits | None,
+                stamp: int | None) -> Chunk:
+        self.formats.refresh()
+        decoded = decode(records, t1, limits, self.formats)
+        miner = self.current(stamp)
+        self.matched += len(records)
+        self.since_load += len(records)
+        if self.matched >= FORGET_CACHES_EVERY:
+            miner.forget_derived()
+            self.matched = 0
+        staged = decoded.staged()
+        rows = _parse_batch(staged, miner) if staged.num_rows else PARSED_SCHEMA.empty_table()
+        return Chunk(rows, decoded.quarantined(), decoded.skipped_before_t1, decoded.quarantine_by_reason,
+                     decoded.unknown_headers)
+
+
+_worker: dict[str, _Matcher] = {}
+
+
+def _start_worker(home: str) -> None:
+    _worker["matcher"] = _Matcher(HomeLayout.from_env(home))
+
+
+def _work(records: pa.Table, t1, limits, stamp) -> Chunk:  # noqa: ANN001 - pickled arguments
+    return _worker["matcher"].process(from_table(records), t1, limits, stamp)
+
+
+def to_table(records: list[StreamRecord]) -> pa.Table:
+    """Records as columns: a table crosses to a worker as a few buffers instead of one object per record."""
+    return pa.table([[r.partition for r in records], [r.offset for r in records], [r.end for r in records],
+                     [r.value for r in records], [r.timestamp_ms for r in records], [r.too_long for r in records]],
+                    schema=_RECORD_SCHEMA)
+
+
+def from_table(table: pa.Table) -> list[StreamRecord]:
+    return list(map(StreamRecord, *(table.column(i).to_pylist() for i in range(table.num_columns))))
+
+
+class BatchWorkers:
+    """Decode and match a batch's records on `workers` processes (started on first use, kept until closed)."""
+
+    def __init__(self, layout: HomeLayout, workers: int | None = None) -> None:
+        self.layout = layout
+        self.workers = workers if workers is not None else default_workers()
+        self._pool: ProcessPoolExecutor | None = None
+        self._local: _Matcher | None = None
+
+    def process(self, records: list[StreamRecord], t1: dict[str, datetime], limits: StageLimits | None,
+                stamp: int | None) -> Chunk:
+        if self.workers <= 1 or len(records) < 2 * MIN_CHUNK:
+            if self._local is None:
+                self._local = _Matcher(self.layout)
+            return self._local.process(records, t1, limits, stamp)
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=_CHILDREN, initializer=_start_worker,
+                                             initargs=(str(self.layout.home),))
+        n = min(self.workers, len(records) // MIN_CHUNK)
+        size = -(-len(records) // n)
+        futures = [self._pool.submit(_work, to_table(records[i:i + size]), t1, limits, stamp)
+                   for i in range(0, len(records), size)]
+        return merge([f.result() for f in futures])
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+        self._local = None
+
+
+def merge(chunks: list[Chunk]) -> Chunk:
+    out = Chunk(pa.concat_tables([c.rows for c in chunks]),
+                pa.concat_tables([c.quarantined for c in chunks]).cast(QUARANTINE_SCHEMA))
+    for chunk in chunks:
+        out.skipped_before_t1 += chunk.skipped_before_t1
+        out.quarantine_by_reason.update(chunk.quarantine_by_reason)
+        for source, lines in chunk.unknown_headers.items():
+            out.unknown_headers.setdefault(source, []).extend(lines)
+    return out

@@ -1,0 +1,52 @@
+"""A live batch decoded and matched on worker processes is the batch one process makes of it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from logpilot_dagster.live.engine import LiveEngine
+from logpilot_dagster.live.folder import FolderStream
+from logpilot_dagster.live.produce import sample_records
+from logpilot_dagster.live.workers import MIN_CHUNK, BatchWorkers
+from logpilot_dagster.store import tables
+
+
+def _by_log_id(chunk) -> list[dict]:
+    return sorted(chunk.rows.to_pylist(), key=lambda row: row["log_id"])
+
+
+def test_workers_and_one_process_make_the_same_rows(live_home):
+    start = datetime.now(UTC) - timedelta(hours=1)
+    records = list(sample_records(3 * MIN_CHUNK, seed=5, start=start))
+    records[7] = {"ts": "not a time", "source": "nova", "message": "broken"}
+    stream = FolderStream(live_home.live)
+    stream.append(records)
+    with LiveEngine(live_home, stream, log=lambda m: None) as engine:
+        t1, _ = engine.state()
+        read = stream.read(engine.plan())
+        stamp = engine.miner.stamp
+    pooled, alone = BatchWorkers(live_home, workers=2), BatchWorkers(live_home, workers=1)
+    try:
+        two, one = pooled.process(read.records, t1, None, stamp), alone.process(read.records, t1, None, stamp)
+        assert pooled._pool is not None and alone._pool is None  # the pool path was taken
+    finally:
+        pooled.close()
+        alone.close()
+    assert two.rows.num_rows == one.rows.num_rows == 3 * MIN_CHUNK - 1
+    assert _by_log_id(two) == _by_log_id(one)
+    assert two.quarantine_by_reason == one.quarantine_by_reason == {"bad_timestamp": 1}
+    assert two.quarantined.to_pylist() == one.quarantined.to_pylist()
+
+
+def test_a_backlog_on_worker_processes_is_stored_once(live_home):
+    start = datetime.now(UTC) - timedelta(hours=1)
+    stream = FolderStream(live_home.live)
+    stream.append(list(sample_records(4 * MIN_CHUNK, seed=9, start=start)))
+    with LiveEngine(live_home, stream, log=lambda m: None, workers=2, batch_records=2 * MIN_CHUNK) as engine:
+        counts = engine.run_once()
+    assert counts.conserved and counts.rows_stored == 4 * MIN_CHUNK and counts.batches >= 2
+    with tables.connect(live_home.duckdb, read_only=True) as con:
+        live = tables.live_row_counts(con)
+        unmatched = con.execute("SELECT count(*) FROM logs WHERE ingest_mode = 'live' AND template_id LIKE '%:0'"
+                                ).fetchone()[0]
+    assert live["live"] == 4 * MIN_CHUNK and live["live_stored_twice"] == 0 and unmatched == 0
