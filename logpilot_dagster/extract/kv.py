@@ -8,16 +8,25 @@ from __future__ import annotations
 
 import re
 
-_VALUE = r"""(?P<value>"[^"]*"|'[^']*'|\[[^\]]*\]|[^\s,;&=][^\s,;&]*)"""
-_EQUALS = re.compile(r"(?<![\w.\-])(?P<key>[A-Za-z_][\w.\-]*)\s?=\s?" + _VALUE)
-_COLON = re.compile(r"(?<![\w.\-])(?P<key>[a-z_][\w.\-]*):\s" + _VALUE)
+_VALUE = r"""("[^"]*"|'[^']*'|\[[^\]]*\]|[^\s,;&=][^\s,;&]*)"""
+# One scan for both spellings, left to right: at a position `key=value` is tried first, and a pair's text is
+# never read again (`msg="a: b"` is one pair). Groups: (key, value) of `=`, then (key, value) of `: `.
+_PAIR = re.compile(r"(?<![\w.\-])(?:([A-Za-z_][\w.\-]*)\s?=\s?" + _VALUE + r"|([a-z_][\w.\-]*):\s" + _VALUE + ")")
 # Anything that still looks like a pair once the parsed spans are blanked out.
 _PAIR_LIKE = re.compile(r"[\w.\-]+\s?=\s?\S|\b[a-z_][\w.\-]*:\s\S")
 
 
 def extract_kv(message: str) -> dict[str, str]:
     """Pairs in order of appearance; a repeated key keeps its first value. Quotes are stripped."""
-    return dict(_pairs(message)[0])
+    if "=" not in message and ": " not in message:
+        return {}
+    found: dict[str, str] = {}
+    for key, value, colon_key, colon_value in _PAIR.findall(message):
+        if key:
+            found.setdefault(key, _unquote(value))
+        else:
+            found.setdefault(colon_key, _unquote(colon_value))
+    return found
 
 
 def unparsed_pairs(message: str) -> list[str]:
@@ -34,12 +43,10 @@ def _pairs(message: str) -> tuple[list[tuple[str, str]], list[tuple[int, int]]]:
         return [], []
     found: dict[str, str] = {}
     spans: list[tuple[int, int]] = []
-    matches = sorted([*_EQUALS.finditer(message), *_COLON.finditer(message)], key=lambda m: m.start())
-    for match in matches:
-        if spans and match.start() < spans[-1][1]:
-            continue  # inside a pair already taken, e.g. `msg="a: b"`
+    for match in _PAIR.finditer(message):
         spans.append(match.span())
-        found.setdefault(match.group("key"), _unquote(match.group("value")))
+        key, value, colon_key, colon_value = match.groups()
+        found.setdefault(key or colon_key, _unquote(value if key else colon_value))
     return list(found.items()), spans
 
 

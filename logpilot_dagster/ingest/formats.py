@@ -15,6 +15,8 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 
 class HeaderError(ValueError):
     """A record that cannot be parsed; `reason` is the quarantine reason."""
@@ -179,9 +181,14 @@ def load_json_object(text: str) -> dict:
     if json_depth_exceeds(text, MAX_JSON_DEPTH):
         raise HeaderError("bad_json", f"nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise HeaderError("bad_json", str(exc)[:200]) from None
+        obj = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # What orjson refuses and the standard parser takes (NaN, lone surrogates) is read as before.
+        # (An integer beyond 64 bits comes back from orjson as a float; no field LogPilot reads is one.)
+        try:
+            obj = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise HeaderError("bad_json", str(exc)[:200]) from None
     if not isinstance(obj, dict):
         raise HeaderError("bad_json", "not a JSON object")
     return obj

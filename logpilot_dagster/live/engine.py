@@ -33,7 +33,7 @@ from logpilot_dagster.live.stream import (
     StreamRange,
     StreamRead,
 )
-from logpilot_dagster.live.workers import BatchWorkers
+from logpilot_dagster.live.workers import BatchWorkers, Job
 from logpilot_dagster.mining import LogMiner
 from logpilot_dagster.mining.template_text import template_regex
 from logpilot_dagster.store import tables
@@ -196,12 +196,20 @@ class LiveEngine:
         if self._positions is None:
             self.state()
         read = self.stream.read(rng)
-        counts = LiveCounts(records_read=len(read.records), batches=1)
-        if not read.records and read.positions == {k: v for k, v in rng.start.items()}:
-            counts.seconds = time.perf_counter() - began
-            return counts, read
+        return self._finish(rng, read, self._submit(read), began), read
+
+    def _submit(self, read: StreamRead) -> Job:
+        """Hand the records to the workers (decoding and matching), with the newest saved miner's stamp."""
         self.miner.refresh()
-        decoded = self.workers.process(read.records, self._t1, self.limits, self.miner.stamp)
+        return self.workers.submit(read.records, self._t1, self.limits, self.miner.stamp)
+
+    def _finish(self, rng: StreamRange, read: StreamRead, job: Job, began: float) -> LiveCounts:
+        """Learn what came back unmatched, then commit the batch: rows, quarantine and positions at once."""
+        counts = LiveCounts(records_read=len(read.records), batches=1)
+        decoded = job.result()
+        if not read.records and read.positions == dict(rng.start):
+            counts.seconds = time.perf_counter() - began
+            return counts
         counts.skipped_before_t1 = decoded.skipped_before_t1
         rows, new_templates = self._learn_unmatched(decoded.rows)
         if new_templates:
@@ -222,23 +230,41 @@ class LiveEngine:
         if decoded.unknown_headers:
             self._learn_formats(decoded.unknown_headers)
         counts.seconds = time.perf_counter() - began
-        return counts, read
+        return counts
 
     def run_once(self, stop: threading.Event | None = None, max_batches: int | None = None) -> LiveCounts:
-        """Batches from the committed positions until the stream is caught up (or `stop` is set)."""
+        """Batches from the committed positions until the stream is caught up (or `stop` is set).
+
+        Pipelined: while a batch is learned and written, the next range is already read and on the workers.
+        It was planned from the positions the batch reached, which are the ones its commit stores, so the
+        batches are the same as one at a time; a batch that never commits (a crash, `stop`) is read again."""
         total = LiveCounts()
         began = time.perf_counter()
-        while not (stop and stop.is_set()) and (max_batches is None or total.batches < max_batches):
-            rng = self.plan(fresh=total.batches == 0)  # each pass starts from what DuckDB holds
-            if rng.empty:
-                break
-            counts, read = self.run_range(rng)
+        rng = self.plan(fresh=True)  # each pass starts from what DuckDB holds
+        ahead: tuple[StreamRange, StreamRead, Job] | None = None
+        while not rng.empty and not (stop and stop.is_set()) and (max_batches is None or total.batches < max_batches):
+            batch_began = time.perf_counter()
+            if ahead is None:
+                read = self.stream.read(rng)
+                job = self._submit(read)
+            else:
+                _, read, job = ahead
+                ahead = None
+            more = read.records and not read.caught_up and (max_batches is None or total.batches + 1 < max_batches)
+            if more:
+                following = self.stream.plan(read.positions, min(self._t1.values()), self.batch_records,
+                                             self.batch_bytes)
+                if not following.empty:
+                    following_read = self.stream.read(following)
+                    ahead = (following, following_read, self._submit(following_read))
+            counts = self._finish(rng, read, job, batch_began)
             total.add(counts)
             self.log(f"batch {total.batches}: {counts.records_read:,} records read, {counts.rows_stored:,} stored, "
                      f"{counts.skipped_before_t1:,} at/before T1, {counts.duplicates_skipped:,} duplicates, "
                      f"{counts.quarantined:,} quarantined ({rng.describe()})")
-            if read.caught_up or not read.records:
+            if ahead is None:
                 break
+            rng = ahead[0]
         total.seconds = time.perf_counter() - began
         return total
 

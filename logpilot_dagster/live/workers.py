@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -120,24 +120,42 @@ class BatchWorkers:
 
     def process(self, records: list[StreamRecord], t1: dict[str, datetime], limits: StageLimits | None,
                 stamp: int | None) -> Chunk:
+        return self.submit(records, t1, limits, stamp).result()
+
+    def submit(self, records: list[StreamRecord], t1: dict[str, datetime], limits: StageLimits | None,
+               stamp: int | None) -> Job:
+        """Start decoding and matching `records`; a small batch is done at once, in this process."""
         if self.workers <= 1 or len(records) < 2 * MIN_CHUNK:
             if self._local is None:
                 self._local = _Matcher(self.layout)
-            return self._local.process(records, t1, limits, stamp)
+            return Job(done=self._local.process(records, t1, limits, stamp))
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=_CHILDREN, initializer=_start_worker,
                                              initargs=(str(self.layout.home),))
         n = min(self.workers, len(records) // MIN_CHUNK)
         size = -(-len(records) // n)
-        futures = [self._pool.submit(_work, to_table(records[i:i + size]), t1, limits, stamp)
-                   for i in range(0, len(records), size)]
-        return merge([f.result() for f in futures])
+        return Job(futures=[self._pool.submit(_work, to_table(records[i:i + size]), t1, limits, stamp)
+                            for i in range(0, len(records), size)])
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
         self._local = None
+
+
+@dataclass
+class Job:
+    """A batch being decoded and matched: its result, or the workers' futures for its chunks."""
+
+    done: Chunk | None = None
+    futures: list[Future] = field(default_factory=list)
+
+    def result(self) -> Chunk:
+        if self.done is None:
+            self.done = merge([future.result() for future in self.futures])
+            self.futures = []
+        return self.done
 
 
 def merge(chunks: list[Chunk]) -> Chunk:

@@ -50,3 +50,22 @@ def test_a_backlog_on_worker_processes_is_stored_once(live_home):
         unmatched = con.execute("SELECT count(*) FROM logs WHERE ingest_mode = 'live' AND template_id LIKE '%:0'"
                                 ).fetchone()[0]
     assert live["live"] == 4 * MIN_CHUNK and live["live_stored_twice"] == 0 and unmatched == 0
+
+
+def test_a_template_learned_while_the_next_batch_is_on_the_workers_is_learned_once(live_home):
+    """The next batch is matched with the miner from before this batch's learning (pipelining); what comes
+    back unmatched is matched again with the newest miner, so the new template is one, and no row keeps ':0'."""
+    start = datetime.now(UTC) - timedelta(hours=1)
+    records = list(sample_records(4 * MIN_CHUNK, seed=11, start=start))
+    for i in range(0, len(records), 50):
+        records[i] = {**records[i], "source": "nova", "message": f"Quantum flux sensor {i} drifted by {i % 97} ppm"}
+    stream = FolderStream(live_home.live)
+    stream.append(records)
+    with LiveEngine(live_home, stream, log=lambda m: None, workers=2, batch_records=2 * MIN_CHUNK) as engine:
+        counts = engine.run_once()
+    assert counts.conserved and counts.rows_stored == len(records) and counts.batches == 2
+    with tables.connect(live_home.duckdb, read_only=True) as con:
+        ids = con.execute("SELECT DISTINCT template_id FROM logs WHERE message LIKE 'Quantum flux sensor %'"
+                          ).fetchall()
+        unmatched = con.execute("SELECT count(*) FROM logs WHERE template_id LIKE '%:0'").fetchone()[0]
+    assert len(ids) == 1 and not ids[0][0].endswith(":0") and unmatched == 0
