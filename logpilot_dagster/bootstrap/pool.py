@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -19,6 +21,34 @@ _CHILDREN.set_forkserver_preload(["logpilot_dagster.bootstrap.steps"])
 # What a pool worker's initializer loaded (the parse step's miner, say). In a worker it lives as long as the
 # pool; in-process it is dropped when the map ends, so the caller does not keep a loaded miner.
 worker_state: dict[str, object] = {}
+
+
+def _exit_with(owner: int) -> None:
+    """End this worker when the process that owns its pool is gone. A pool's workers hold both ends of their
+    task queue, so after a kill -9 of the owner they would wait for work forever (and keep the fork server
+    alive with them)."""
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass  # alive, under another user (a reused pid): keep going
+    threading.Thread(target=watch, name="pool-owner-watch", daemon=True).start()
+
+
+def _start(owner: int, initializer: Callable | None, initargs: tuple) -> None:
+    _exit_with(owner)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def process_pool(workers: int, initializer: Callable | None = None, initargs: tuple = ()) -> ProcessPoolExecutor:
+    """A pool of fork-server children that end with the process that made it, however it ends."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_CHILDREN, initializer=_start,
+                               initargs=(os.getpid(), initializer, initargs))
 
 
 def default_workers() -> int:
@@ -35,12 +65,11 @@ def pool_map(fn: Callable, items: Sequence, workers: int, initializer: Callable 
             return [fn(item) for item in items]
         finally:
             worker_state.clear()
-    with ProcessPoolExecutor(max_workers=min(workers, len(items)), initializer=initializer,
-                             initargs=initargs, mp_context=_CHILDREN) as pool:
+    with process_pool(min(workers, len(items)), initializer, initargs) as pool:
         return list(pool.map(fn, items, chunksize=1))
 
 
 def in_child(fn: Callable, *args: object) -> object:
     """`fn(*args)` in a child process: whatever memory it used is the system's again when it returns."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=_CHILDREN) as pool:
+    with process_pool(1) as pool:
         return pool.submit(fn, *args).result()

@@ -11,7 +11,6 @@ One worker (or a small batch) runs in the writer's own process, with no pool at 
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from logpilot_dagster.bootstrap.pool import _CHILDREN
+from logpilot_dagster.bootstrap.pool import default_workers, process_pool
 from logpilot_dagster.extract.parsed import PARSED_SCHEMA, _parse_batch
 from logpilot_dagster.ingest.staging import QUARANTINE_SCHEMA, StageLimits
 from logpilot_dagster.live.records import decode
@@ -38,10 +37,6 @@ _RECORD_SCHEMA = pa.schema([("partition", pa.string()), ("offset", pa.int64()), 
 # The miner's matching caches grow with every distinct shape it sees (up to 50k per source); a long-running
 # matcher drops them after this many records, so its memory stays flat however long the backlog is.
 FORGET_CACHES_EVERY = 200_000
-
-
-def default_workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass
@@ -130,8 +125,7 @@ class BatchWorkers:
                 self._local = _Matcher(self.layout)
             return Job(done=self._local.process(records, t1, limits, stamp))
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=_CHILDREN, initializer=_start_worker,
-                                             initargs=(str(self.layout.home),))
+            self._pool = process_pool(self.workers, _start_worker, (str(self.layout.home),))
         n = min(self.workers, len(records) // MIN_CHUNK)
         size = -(-len(records) // n)
         return Job(futures=[self._pool.submit(_work, to_table(records[i:i + size]), t1, limits, stamp)

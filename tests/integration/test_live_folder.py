@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -190,11 +191,25 @@ def test_produce_then_live_once_json(live_home):
     assert again["records_read"] == 0 and again["rows_stored"] == 0
 
 
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return found
+
+
 def test_live_killed_between_reading_and_writing_then_rerun_stores_each_record_once(live_home):
     latest = max(t1_of(live_home).values())
     records = list(sample_records(30_000, seed=5, start=latest + timedelta(seconds=1)))
     FolderStream(live_home.live).append(records)
-    process = _popen(live_home, "live", "--once", "--batch-records", "5000", "--no-label")
+    # Batches big enough for the worker processes: the next one is on them when the writer is killed.
+    process = _popen(live_home, "live", "--once", "--batch-records", "12000", "--no-label")
     deadline = time.monotonic() + 90
     seen = ""
     while time.monotonic() < deadline:  # the first batch committed; the second is being read and parsed
@@ -202,9 +217,15 @@ def test_live_killed_between_reading_and_writing_then_rerun_stores_each_record_o
         seen += line
         if line.startswith("batch 1:") or not line:
             break
+    workers = _descendants(process.pid)
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
     assert "batch 1:" in seen, seen
+    assert workers  # the pool was running ...
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.2)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]  # ... and ended with its owner
     stored_at_kill = totals(live_home)["live"]
     assert 5000 <= stored_at_kill < 30_000  # killed in the middle of the backlog, not after it
 
