@@ -452,19 +452,31 @@ def live_positions(con: duckdb.DuckDBPyConnection, stream_key: str) -> dict[str,
     return {k: int(v) for k, v in json.loads(found[0]).get("positions", {}).items()}
 
 
-# DuckDB's memory for one live batch's transaction: uncapped, its buffers grew with the warehouse.
-DEFAULT_LIVE_MEMORY = "256MB"
+# DuckDB's memory for one live batch's transaction and the checkpoint when the writer closes the file. Small:
+# at 256MB every fifth checkpoint or so took ~150MB more than the others (the peak of a long catch-up); a
+# batch of very long records, which needs more, is written again with the larger limit.
+DEFAULT_LIVE_MEMORY = "64MB"
+LARGE_LIVE_MEMORY = "512MB"
 
 
 def write_live_batch(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantined: pa.Table,
-                     templates: pa.Table, stream_key: str, positions: dict[str, int],
-                     memory_limit: str = DEFAULT_LIVE_MEMORY) -> LiveWrite:
+                     templates: pa.Table, stream_key: str, positions: dict[str, int]) -> LiveWrite:
     """One live batch in ONE transaction: rows whose log_id is not stored yet, quarantine entries not stored
     yet (by partition_key and line_no), the batch's templates (counts grow by the rows inserted), a ledger
     row per stream partition in `landing_files` (so conservation covers live lines), and the positions,
     merged so that they only move forward. Re-running a batch inserts nothing and moves nothing."""
     ensure_schema(con)
-    con.execute("SET memory_limit = ?", [memory_limit])
+    con.execute("SET threads = 1")  # a batch is small; the live workers have the cores
+    try:
+        con.execute("SET memory_limit = ?", [DEFAULT_LIVE_MEMORY])  # fails if DuckDB holds more already
+        return _write_live_batch(con, rows, quarantined, templates, stream_key, positions)
+    except duckdb.OutOfMemoryException:  # a write that ran out was rolled back: nothing of it is stored
+        con.execute("SET memory_limit = ?", [LARGE_LIVE_MEMORY])
+        return _write_live_batch(con, rows, quarantined, templates, stream_key, positions)
+
+
+def _write_live_batch(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantined: pa.Table,
+                      templates: pa.Table, stream_key: str, positions: dict[str, int]) -> LiveWrite:
     with transaction(con):
         con.register("batch_rows", rows)
         con.register("batch_bad", quarantined)

@@ -277,3 +277,19 @@ def test_a_truncated_file_is_named_and_left_alone_while_others_are_read(live_hom
     assert counts.rows_stored == 7
     assert any("live/old.jsonl" in line and "truncated" in line for line in said)
     assert totals(live_home)["live"] == 27
+
+
+def test_a_batch_too_big_for_the_writers_memory_is_written_with_more(live_home, monkeypatch):
+    """DuckDB's memory for a live batch is kept small (its checkpoints stay small); a batch that needs more is
+    rolled back and written again with the larger limit, once, with nothing lost or doubled."""
+    monkeypatch.setattr(tables, "DEFAULT_LIVE_MEMORY", "4MB")
+    calls = []
+    write = tables._write_live_batch
+    monkeypatch.setattr(tables, "_write_live_batch", lambda *a: calls.append(1) or write(*a))
+    latest = max(t1_of(live_home).values())
+    FolderStream(live_home.live).append(list(sample_records(3000, seed=3, start=latest + timedelta(seconds=1))))
+    with LiveEngine(live_home, FolderStream(live_home.live), log=lambda m: None) as engine:
+        counts = engine.run_once()
+    assert counts.rows_stored == 3000 and counts.conserved and len(calls) == 2  # the first try ran out
+    after = totals(live_home)
+    assert after["live"] == 3000 and after["live_stored_twice"] == 0 and tables.conserved(after)
