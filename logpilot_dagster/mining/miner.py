@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from logpilot_dagster.mining.config import MinerConfig
-from logpilot_dagster.mining.persistence import read_state, write_state
+from logpilot_dagster.mining.persistence import SourceState, read_state, write_state
 from logpilot_dagster.mining.results import LineMatch, TemplateInfo
 from logpilot_dagster.mining.source_miner import SourceMiner
 
@@ -38,6 +38,9 @@ class LogMiner:
     def __init__(self, config: MinerConfig | None = None) -> None:
         self.config = config or MinerConfig()
         self._sources: dict[str, SourceMiner] = {}
+        # Each source's state as last saved or loaded, until it learns again: serialising Drain3's tree is
+        # most of a save, and a live batch usually teaches one or two sources of many.
+        self._states: dict[str, SourceState] = {}
 
     def _source(self, source: str) -> SourceMiner:
         miner = self._sources.get(source)
@@ -48,6 +51,7 @@ class LogMiner:
     def learn(self, source: str, messages: Sequence[str]) -> None:
         """Teach the miner a batch of `source`'s messages. Can be called many times, batch by batch."""
         if messages:
+            self._states.pop(source, None)
             with _gc_paused():
                 self._source(source).learn(messages)
 
@@ -84,7 +88,10 @@ class LogMiner:
         return result
 
     def save(self, folder: Path) -> None:
-        write_state(Path(folder), self.config, {name: miner.state() for name, miner in self._sources.items()})
+        for name, miner in self._sources.items():
+            if name not in self._states:
+                self._states[name] = miner.state()
+        write_state(Path(folder), self.config, {name: self._states[name] for name in self._sources})
 
     @classmethod
     def load(cls, folder: Path) -> LogMiner:
@@ -95,4 +102,5 @@ class LogMiner:
         miner = cls(config)
         for name, state in states.items():
             miner._sources[name] = SourceMiner(name, config, state)
+        miner._states = dict(states)
         return miner

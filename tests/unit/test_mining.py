@@ -69,6 +69,23 @@ def test_ids_stable_across_save_load_and_further_learning(tmp_path):
     assert {t.template_id for t in miner.templates()} <= {t.template_id for t in loaded.templates()}
 
 
+def test_a_save_reuses_the_state_of_sources_that_did_not_learn_and_writes_what_a_full_save_writes(tmp_path):
+    miner = LogMiner()
+    miner.learn("sshd", LOGINS[:10])
+    miner.learn("disk", DISK)
+    miner.save(tmp_path / "first")
+    loaded = LogMiner.load(tmp_path / "first")
+    loaded.learn("sshd", LOGINS[10:] + ["Connection closed by 10.9.9.9 port 22"])
+    loaded.save(tmp_path / "cached")
+    assert set(loaded._states) == {"sshd", "disk"}  # both serialised or kept, "disk" as loaded
+    loaded._states.clear()
+    loaded.save(tmp_path / "full")
+    cached, full = ((tmp_path / name / STATE_FILE).read_text() for name in ("cached", "full"))
+    assert json.loads(cached) == json.loads(full)
+    assert json.loads(cached)["sources"]["sshd"] != json.loads((tmp_path / "first" / STATE_FILE).read_text())[
+        "sources"]["sshd"]  # the source that learned was saved again
+
+
 def test_match_is_read_only_and_unseen_messages_get_reserved_id(tmp_path):
     miner = LogMiner()
     miner.learn("app", DISK)
