@@ -52,9 +52,16 @@ def _parse_batch(table: pa.Table, miner: LogMiner) -> pa.Table:
         for i, match in zip(positions, matches, strict=True):
             template_ids[i] = match.template_id
             params[i] = match.params
-    # A multi-line record's continuation is a stack trace, not key-value pairs: read the event line only.
-    kv = [list(extract_kv(m.partition("\n")[0]).items()) for m in messages]
+    kv = [_event_line_pairs(m) for m in messages]
     return (table
             .append_column("template_id", pa.array(template_ids, pa.string()))
             .append_column("params", pa.array(params, pa.list_(pa.string())))
             .append_column("kv", pa.array(kv, pa.map_(pa.string(), pa.string()))))
+
+
+def _event_line_pairs(message: str) -> list[tuple[str, str]]:
+    """A multi-line record's continuation is a stack trace, not key-value pairs: the event line's pairs."""
+    if "=" not in message and ": " not in message:
+        return []
+    cut = message.find("\n")
+    return list(extract_kv(message if cut < 0 else message[:cut]).items())
