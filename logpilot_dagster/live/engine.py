@@ -87,13 +87,18 @@ OnNewTemplates = Callable[[HomeLayout, dict[str, str], dict[str, list[str]], dic
 
 
 class _Miner:
-    """The pre-warmed miner, reloaded when another owner saved it; learning and saving under the miner lock."""
+    """The pre-warmed miner, reloaded when another owner saved it; learning and saving under the miner lock.
+
+    Learning that issued no new template id is saved later (`flush`, at the end of a pass): no stored row
+    refers to anything only it knows, so losing it to a crash costs nothing but learning it again, and most
+    batches teach the miner a few dozen rare lines that join existing templates."""
 
     def __init__(self, layout: HomeLayout) -> None:
         self.layout = layout
         self.stamp = self._stamp()
         self.miner = LogMiner.load(layout.miner)
         self.info = self._info()
+        self.unsaved = False
 
     def _stamp(self) -> int | None:
         try:
@@ -101,26 +106,51 @@ class _Miner:
         except FileNotFoundError:
             return None
 
-    def _info(self) -> dict[str, tuple[str, str, str]]:
-        return {t.template_id: (t.source, t.template, t.example) for t in self.miner.templates()}
+    def _info(self, sources: list[str] | None = None) -> dict[str, tuple[str, str, str]]:
+        if sources is None:
+            return {t.template_id: (t.source, t.template, t.example) for t in self.miner.templates()}
+        info = {tid: entry for tid, entry in self.info.items() if entry[0] not in sources}
+        for source in sources:
+            info.update((t.template_id, (t.source, t.template, t.example)) for t in self.miner.templates(source))
+        return info
 
     def refresh(self) -> None:
+        """Another owner saved a newer state: take it (what this one learned and did not save is dropped)."""
         if self._stamp() != self.stamp:
             self.stamp = self._stamp()
             self.miner = LogMiner.load(self.layout.miner)
             self.info = self._info()
+            self.unsaved = False
 
     def learn(self, messages: dict[str, list[str]]) -> dict[str, str]:
-        """Learn unseen messages and save; the ids of templates that did not exist before, with their text."""
+        """Learn unseen messages; the ids of templates that did not exist before, with their text. Saved
+        before returning when there are any (the rows about to be stored refer to them)."""
         with file_lock(self.layout.miner_lock, MINER_WAIT_S, "the miner's state"):
             self.refresh()  # learn on top of the newest saved state, never over it
             before = set(self.info)
             for source, batch in messages.items():
                 self.miner.learn(source, batch)
-            self.miner.save(self.layout.miner)
-            self.stamp = self._stamp()
-            self.info = self._info()
-        return {tid: self.info[tid][1] for tid in self.info.keys() - before}
+            self.info = self._info(list(messages))
+            new = {tid: self.info[tid][1] for tid in self.info.keys() - before}
+            self.unsaved = True
+            if new:
+                self._save()
+        return new
+
+    def flush(self) -> None:
+        """Save what was learned and not saved yet, unless another owner saved meanwhile (theirs stands)."""
+        if not self.unsaved:
+            return
+        with file_lock(self.layout.miner_lock, MINER_WAIT_S, "the miner's state"):
+            if self._stamp() == self.stamp:
+                self._save()
+            else:
+                self.refresh()
+
+    def _save(self) -> None:
+        self.miner.save(self.layout.miner)
+        self.stamp = self._stamp()
+        self.unsaved = False
 
 
 class LiveEngine:
@@ -196,7 +226,9 @@ class LiveEngine:
         if self._positions is None:
             self.state()
         read = self.stream.read(rng)
-        return self._finish(rng, read, self._submit(read), began), read
+        counts = self._finish(rng, read, self._submit(read), began)
+        self.miner.flush()
+        return counts, read
 
     def _submit(self, read: StreamRead) -> Job:
         """Hand the records to the workers (decoding and matching), with the newest saved miner's stamp."""
@@ -265,6 +297,8 @@ class LiveEngine:
             if ahead is None:
                 break
             rng = ahead[0]
+        if self._miner is not None:
+            self.miner.flush()
         total.seconds = time.perf_counter() - began
         return total
 

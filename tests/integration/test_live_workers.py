@@ -69,3 +69,25 @@ def test_a_template_learned_while_the_next_batch_is_on_the_workers_is_learned_on
                           ).fetchall()
         unmatched = con.execute("SELECT count(*) FROM logs WHERE template_id LIKE '%:0'").fetchone()[0]
     assert len(ids) == 1 and not ids[0][0].endswith(":0") and unmatched == 0
+
+
+def test_learning_without_new_templates_is_saved_at_the_end_of_a_pass_unless_another_owner_saved(live_home):
+    from logpilot_dagster.live.engine import _Miner
+    from logpilot_dagster.mining import LogMiner
+
+    owner = _Miner(live_home)
+    known = next(t for t in owner.miner.templates() if "<*>" not in t.template)
+    stamp = owner.stamp
+    assert owner.learn({known.source: [known.example]}) == {}  # joins its template: no new id
+    assert owner.unsaved and owner.stamp == stamp  # nothing refers to it yet: not saved now
+    owner.flush()
+    assert not owner.unsaved and owner.stamp != stamp
+
+    # Another owner (a bootstrap's mining step) saves meanwhile: its state stands, ours is dropped.
+    owner.learn({known.source: [known.example]})
+    other = LogMiner.load(live_home.miner)
+    other.learn("brand_new_source", ["a line only the other owner learned"])
+    other.save(live_home.miner)
+    owner.flush()
+    assert "brand_new_source" in LogMiner.load(live_home.miner).sources()
+    assert "brand_new_source" in owner.miner.sources() and not owner.unsaved
