@@ -14,13 +14,13 @@ from pydantic import Field
 from logpilot_dagster.assets.reporting import bar_chart
 from logpilot_dagster.live.engine import LiveEngine
 from logpilot_dagster.live.labelling import TemplateLabeller, index_new_templates
-from logpilot_dagster.live.locks import connect_when_free
 from logpilot_dagster.live.schema_discovery import discover_new_templates
 from logpilot_dagster.live.stream import StreamRange
 from logpilot_dagster.resources.llm import LLMResource
 from logpilot_dagster.resources.storage import LogPilotStorage
 from logpilot_dagster.resources.stream import LogStreamResource
 from logpilot_dagster.store import tables
+from logpilot_dagster.store.locks import connect_when_free
 
 LIVE_GROUP = "live"
 LIVE_CONSERVATION = "live_conservation"

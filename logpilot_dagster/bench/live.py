@@ -56,7 +56,7 @@ def _env(layout: HomeLayout, **extra: str) -> dict[str, str]:
 
 
 def _counts(layout: HomeLayout) -> dict:
-    from logpilot_dagster.live.locks import connect_when_free
+    from logpilot_dagster.store.locks import connect_when_free
 
     with connect_when_free(layout.duckdb, read_only=True) as con:
         return {**tables.live_row_counts(con), **tables.conservation(con),
@@ -152,7 +152,7 @@ def catch_up(layout: HomeLayout, n: int) -> dict:
 def freshness(layout: HomeLayout, samples: int) -> dict:
     """Append one record, poll `logs` read-only until it is there; `logpilot live` runs with its defaults."""
     from logpilot_dagster.live.folder import FolderStream
-    from logpilot_dagster.live.locks import connect_when_free
+    from logpilot_dagster.store.locks import connect_when_free
 
     stream = FolderStream(layout.live)
     process = subprocess.Popen(_cli("live", "--no-label"), env=_env(layout), stdout=subprocess.DEVNULL,

@@ -141,7 +141,7 @@ def sensor_freshness(layout: HomeLayout, samples: int, log: Callable[[str], None
     from logpilot_dagster.bench.live import _env
     from logpilot_dagster.jobs.live import SENSOR_INTERVAL_S
     from logpilot_dagster.live.folder import FolderStream
-    from logpilot_dagster.live.locks import connect_when_free
+    from logpilot_dagster.store.locks import connect_when_free
 
     dagster_home = prepare_dagster_home(layout, layout.home / "dagster_home")
     overall = overall_s if overall_s is not None else 60 * samples + 300

@@ -23,11 +23,11 @@ from logpilot_dagster.bootstrap.pool import default_workers, in_child, pool_map,
 from logpilot_dagster.extract.parsed import parse_partition
 from logpilot_dagster.ingest.sources import SourcesRegistry
 from logpilot_dagster.ingest.staging import StageLimits, StageStats, read_stage_stats, stage_file
-from logpilot_dagster.live.locks import MINER_WAIT_S, file_lock
 from logpilot_dagster.mining import LogMiner
 from logpilot_dagster.mining.template_text import template_regex
 from logpilot_dagster.store import tables
 from logpilot_dagster.store.layout import HomeLayout, safe_keys
+from logpilot_dagster.store.locks import MINER_WAIT_S, file_lock
 
 LEARN_BATCH = 250_000  # messages held before the miner learns them (memory stays bounded)
 

@@ -22,10 +22,10 @@ from dagster import (
 )
 
 from logpilot_dagster.assets.live import live_logs
-from logpilot_dagster.live.locks import connect_when_free, is_held
 from logpilot_dagster.resources.storage import LogPilotStorage
 from logpilot_dagster.resources.stream import LogStreamResource
 from logpilot_dagster.store import tables
+from logpilot_dagster.store.locks import connect_when_free, is_held
 
 LIVE_BATCH_TAG = "logpilot/live_batch"
 SENSOR_INTERVAL_S = 15

@@ -89,8 +89,8 @@ def _settings(args: argparse.Namespace):
 def _live(args: argparse.Namespace) -> int:
     from logpilot_dagster.live.engine import LiveEngine, NoWatermark
     from logpilot_dagster.live.labelling import TemplateLabeller, index_new_templates
-    from logpilot_dagster.live.locks import Busy
     from logpilot_dagster.live.settings import open_stream
+    from logpilot_dagster.store.locks import Busy
 
     layout = HomeLayout.from_env(args.home)
     settings = _settings(args)

@@ -23,7 +23,6 @@ import pyarrow.compute as pc
 
 from logpilot_dagster.extract.parsed import _parse_batch
 from logpilot_dagster.ingest.staging import StageLimits
-from logpilot_dagster.live.locks import MINER_WAIT_S, connect_when_free, file_lock
 from logpilot_dagster.live.schema_discovery import RegistryKV
 from logpilot_dagster.live.source_formats import LiveSourceFormats
 from logpilot_dagster.live.stream import (
@@ -38,6 +37,7 @@ from logpilot_dagster.mining import LogMiner
 from logpilot_dagster.mining.template_text import template_regex
 from logpilot_dagster.store import tables
 from logpilot_dagster.store.layout import HomeLayout
+from logpilot_dagster.store.locks import MINER_WAIT_S, connect_when_free, file_lock
 
 TEMPLATE_SCHEMA = pa.schema([("template_id", pa.string()), ("source", pa.string()), ("template", pa.string()),
                              ("regex", pa.string()), ("example", pa.string())])

@@ -7,9 +7,9 @@ for the few reads and the one write `label_templates` does; known templates come
 from __future__ import annotations
 
 from logpilot_dagster.classify.template_labels import label_templates
-from logpilot_dagster.live.locks import connect_when_free
 from logpilot_dagster.llm.client import LLMConfig
 from logpilot_dagster.store.layout import HomeLayout
+from logpilot_dagster.store.locks import connect_when_free
 from logpilot_dagster.store.versions import VersionStore
 
 

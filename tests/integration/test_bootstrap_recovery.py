@@ -180,7 +180,7 @@ def test_the_mining_step_waits_for_the_live_writer_to_release_the_miner(home):
 
     from logpilot_dagster.bootstrap.steps import mine, stage
     from logpilot_dagster.ingest.sources import SourcesRegistry
-    from logpilot_dagster.live.locks import file_lock
+    from logpilot_dagster.store.locks import file_lock
 
     for key, text in NEW_FILES.items():
         (home.landing / key).parent.mkdir(parents=True, exist_ok=True)

@@ -16,10 +16,10 @@ import pytest
 
 from logpilot_dagster.live.engine import LiveEngine, NoWatermark
 from logpilot_dagster.live.folder import FolderStream
-from logpilot_dagster.live.locks import connect_when_free
 from logpilot_dagster.live.produce import sample_records
 from logpilot_dagster.store import tables
 from logpilot_dagster.store.layout import HomeLayout
+from logpilot_dagster.store.locks import connect_when_free
 
 QUIET = {"log": lambda message: None}
 

@@ -113,7 +113,7 @@ def test_the_definitions_carry_the_live_asset_job_sensor_and_stream(tmp_path):
 
 
 def test_no_run_while_logpilot_live_holds_the_live_writer_lock(live_home):
-    from logpilot_dagster.live.locks import file_lock
+    from logpilot_dagster.store.locks import file_lock
 
     FolderStream(live_home.live).append(list(sample_records(50, seed=2)))
     instance = DagsterInstance.ephemeral()
