@@ -92,13 +92,14 @@ class LiveSourceFormats:
                 continue
             path = self.sample_file(source)
             held = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
-            room = MAX_SAMPLE - len(held)
-            if room > 0:
-                held += [line[:MAX_SAMPLE_LINE_CHARS] for line in lines if "\n" not in line][:room]
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(path.name + ".tmp")
-                tmp.write_text(json.dumps(held), encoding="utf-8")
-                tmp.replace(path)
+            added = [line[:MAX_SAMPLE_LINE_CHARS] for line in lines if "\n" not in line][:MAX_SAMPLE - len(held)]
+            if not added:
+                continue  # a full sample that gave no format: it is not tried again on the same lines
+            held += added
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(json.dumps(held), encoding="utf-8")
+            tmp.replace(path)
             if len(held) >= MIN_SAMPLE:
                 results.append(self._infer(source, held, llm_client))
         return results
