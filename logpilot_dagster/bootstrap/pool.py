@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
+import signal
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -26,20 +27,23 @@ worker_state: dict[str, object] = {}
 def _exit_with(owner: int) -> None:
     """End this worker when the process that owns its pool is gone. A pool's workers hold both ends of their
     task queue, so after a kill -9 of the owner they would wait for work forever (and keep the fork server
-    alive with them)."""
+    alive with them). A pidfd becomes readable when its process ends, and never names a reused pid."""
+    try:
+        handle = os.pidfd_open(owner)
+    except ProcessLookupError:
+        os._exit(0)
+
     def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            try:
-                os.kill(owner, 0)
-            except ProcessLookupError:
-                os._exit(0)
-            except PermissionError:
-                pass  # alive, under another user (a reused pid): keep going
+        select.select([handle], [], [])
+        os._exit(0)
+
     threading.Thread(target=watch, name="pool-owner-watch", daemon=True).start()
 
 
 def _start(owner: int, initializer: Callable | None, initargs: tuple) -> None:
+    # Ctrl-C is the owner's to handle (a live writer finishes its batch, a bootstrap stops); a worker that
+    # took it too would die with a traceback of its own and break the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with(owner)
     if initializer is not None:
         initializer(*initargs)

@@ -142,7 +142,7 @@ class RegexFormat:
         (live records carry their own). A multi-line message keeps its continuation lines."""
         first, separator, rest = line.partition("\n")
         m = self.regex.match(first)
-        if m is None or not m["message"].strip():
+        if m is None or not (m["message"] or "").strip():
             return None
         level = _normal_level(m["level"]) if self._has_level else syslog_level(m["pri"]) if self._has_pri else None
         return level, m["component"] if self._has_component else None, m["message"] + separator + rest

@@ -37,11 +37,12 @@ from logpilot_dagster.mining import LogMiner
 from logpilot_dagster.mining.template_text import template_regex
 from logpilot_dagster.store import tables
 from logpilot_dagster.store.layout import HomeLayout
-from logpilot_dagster.store.locks import MINER_WAIT_S, connect_when_free, file_lock
+from logpilot_dagster.store.locks import MINER_WAIT_S, Busy, connect_when_free, file_lock
 
 TEMPLATE_SCHEMA = pa.schema([("template_id", pa.string()), ("source", pa.string()), ("template", pa.string()),
                              ("regex", pa.string()), ("example", pa.string())])
 UNMATCHED_SUFFIX = ":0"  # the miner's id for a message like nothing it learned
+FLUSH_WAIT_S = 1.0
 
 
 class NoWatermark(RuntimeError):
@@ -127,25 +128,32 @@ class _Miner:
         before returning when there are any (the rows about to be stored refer to them)."""
         with file_lock(self.layout.miner_lock, MINER_WAIT_S, "the miner's state"):
             self.refresh()  # learn on top of the newest saved state, never over it
-            before = set(self.info)
+            before = dict(self.info)
             for source, batch in messages.items():
                 self.miner.learn(source, batch)
             self.info = self._info(list(messages))
-            new = {tid: self.info[tid][1] for tid in self.info.keys() - before}
+            new = {tid: self.info[tid][1] for tid in self.info.keys() - before.keys()}
+            # A template whose text changed is saved at once too: the batch's rows and `templates` get the
+            # new text, and a crash must not take the miner back to the old one.
+            changed = any(before[tid][1] != entry[1] for tid, entry in self.info.items() if tid in before)
             self.unsaved = True
-            if new:
+            if new or changed:
                 self._save()
         return new
 
     def flush(self) -> None:
-        """Save what was learned and not saved yet, unless another owner saved meanwhile (theirs stands)."""
+        """Save what was learned and not saved yet, unless another owner saved meanwhile (theirs stands) or
+        holds the lock now (a bootstrap mining: the save is optional, so it is not waited for)."""
         if not self.unsaved:
             return
-        with file_lock(self.layout.miner_lock, MINER_WAIT_S, "the miner's state"):
-            if self._stamp() == self.stamp:
-                self._save()
-            else:
-                self.refresh()
+        try:
+            with file_lock(self.layout.miner_lock, FLUSH_WAIT_S, "the miner's state"):
+                if self._stamp() == self.stamp:
+                    self._save()
+                else:
+                    self.refresh()
+        except Busy:
+            return
 
     def _save(self) -> None:
         self.miner.save(self.layout.miner)
@@ -233,7 +241,7 @@ class LiveEngine:
     def _submit(self, read: StreamRead) -> Job:
         """Hand the records to the workers (decoding and matching), with the newest saved miner's stamp."""
         self.miner.refresh()
-        return self.workers.submit(read.records, self._t1, self.limits, self.miner.stamp)
+        return self.workers.submit(read.records, self._t1, self.limits, self.miner.stamp, self.miner.miner)
 
     def _finish(self, rng: StreamRange, read: StreamRead, job: Job, began: float) -> LiveCounts:
         """Learn what came back unmatched, then commit the batch: rows, quarantine and positions at once."""
@@ -253,6 +261,7 @@ class LiveEngine:
                                               read.positions)
             self._read_state(con)
         counts.rows_stored, counts.quarantined = written.rows, written.quarantined
+        counts.skipped_before_t1 += written.skipped_before_t1
         counts.duplicates_skipped = written.duplicate_rows + written.duplicate_quarantined
         if written.quarantined:
             counts.quarantine_by_reason = decoded.quarantine_by_reason
@@ -338,8 +347,11 @@ class LiveEngine:
         return pa.concat_tables([rows.filter(pc.invert(unmatched)), again]), new
 
     def _templates_of(self, rows: pa.Table) -> pa.Table:
+        ids = pc.unique(rows.column("template_id")).to_pylist()
+        if any(t not in self.miner.info for t in ids):
+            self.miner.refresh()  # a worker loaded a state saved since (by a bootstrap's mining step)
         info = self.miner.info
-        ids = [t for t in pc.unique(rows.column("template_id")).to_pylist() if t in info]
+        ids = [t for t in ids if t in info]
         return pa.table({
             "template_id": ids, "source": [info[t][0] for t in ids], "template": [info[t][1] for t in ids],
             "regex": [template_regex(info[t][1]) for t in ids], "example": [info[t][2] for t in ids],

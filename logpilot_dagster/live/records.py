@@ -14,7 +14,13 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from logpilot_dagster.ingest.formats import HeaderError, TimestampParser, _normal_level, load_json_object
+from logpilot_dagster.ingest.formats import (
+    HeaderError,
+    RegexFormat,
+    TimestampParser,
+    _normal_level,
+    load_json_object,
+)
 from logpilot_dagster.ingest.staging import (
     QUARANTINE_SCHEMA,
     STAGED_SCHEMA,
@@ -63,15 +69,18 @@ def decode(records: list[StreamRecord], t1: dict[str, datetime], limits: StageLi
     known, header_formats = (formats.known, formats.header_formats) if formats is not None else (None, {})
     for record in records:
         try:
-            source, ts, level, component, message = _fields(record, limits, latest, header_formats)
+            source, ts, level, component, message = _fields(record, limits, latest)
+            mark = t1.get(source)
+            if mark is not None and ts <= mark:
+                out.skipped_before_t1 += 1
+                continue
+            message = mask(message)
+            split = header_formats.get(source)
+            if split is not None:  # on the masked text, as the format was inferred from masked samples
+                level, component, message = _split_header(split, message, level, component, limits, source)
         except _Bad as bad:
             _quarantine(out, record, bad)
             continue
-        mark = t1.get(source)
-        if mark is not None and ts <= mark:
-            out.skipped_before_t1 += 1
-            continue
-        message = mask(message)
         if known is not None and source not in known and carries_header(message):
             sample = out.unknown_headers.setdefault(source, [])
             if len(sample) < PER_BATCH:
@@ -89,7 +98,7 @@ def decode(records: list[StreamRecord], t1: dict[str, datetime], limits: StageLi
     return out
 
 
-def _fields(record: StreamRecord, limits: StageLimits, latest: datetime, header_formats: dict):
+def _fields(record: StreamRecord, limits: StageLimits, latest: datetime):
     value = record.value
     if value.endswith(b"\r"):
         value = value[:-1]
@@ -135,15 +144,31 @@ def _fields(record: StreamRecord, limits: StageLimits, latest: datetime, header_
     level = _normal_level(level) if isinstance(level, str) else None
     component = obj.get("component")
     component = component if isinstance(component, str) and component else None
-    split = header_formats.get(source)
-    if split is not None and (fields := split.split(message)) is not None:
-        header_level, header_component, message = fields
-        level, component = level or header_level, component or header_component
+    _check_lengths(level, component, limits, source)
+    return source, ts, level, component, message
+
+
+def _check_lengths(level: str | None, component: str | None, limits: StageLimits, source: str) -> None:
     if level and len(level) > limits.max_level_chars:
         raise _Bad("field_too_long", f"level of {len(level)} characters", source)
     if component and len(component) > limits.max_component_chars:
         raise _Bad("field_too_long", f"component of {len(component)} characters", source)
-    return source, ts, level, component, message
+
+
+def _split_header(fmt: RegexFormat, message: str, level: str | None, component: str | None, limits: StageLimits,
+                  source: str) -> tuple[str | None, str | None, str]:
+    """Level, component and message from the header of a source whose entry has `live_header`; the record's
+    own level and component come first. A message the header does not match is kept whole."""
+    try:
+        fields = fmt.split(message)
+    except Exception:  # noqa: BLE001 - an odd line must not stop the batch: it is kept as it is
+        fields = None
+    if fields is None:
+        return level, component, message
+    header_level, header_component, rest = fields
+    level, component = level or header_level, component or header_component
+    _check_lengths(level, component, limits, source)
+    return level, component, rest
 
 
 def _quarantine(out: Decoded, record: StreamRecord, bad: _Bad) -> None:

@@ -35,6 +35,7 @@ FORMAT_VERSION = 1
 MATCH_TIMEOUT_S = 0.05  # per match, on inputs up to STRESS_CHARS
 STRESS_CHARS = 20_000
 MAX_SAMPLES = 20
+FILL_BUDGET_S = 2.0  # per batch, for the registry's pairs (validated patterns take microseconds a line)
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]")
 _GROUP_NAME = re.compile(r"[^0-9A-Za-z_]")
 _POSITIONAL = re.compile(r"p_?\d+")  # the names `from_template` gives slots without a key before them
@@ -220,9 +221,13 @@ class RegistryKV:
             stamp = self.path.stat().st_mtime_ns
         except FileNotFoundError:
             stamp = None
-        if stamp != self._stamp:
-            self._stamp = stamp
+        if stamp == self._stamp:
+            return
+        try:
             self.patterns = SchemaRegistry.load(self.path).keyed_patterns() if stamp is not None else {}
+        except (OSError, ValueError, KeyError, TypeError, re_engine.error):
+            self.patterns = {}  # a registry edited into something unreadable: generic pairs until it is fixed
+        self._stamp = stamp
 
     def fill(self, rows: pa.Table) -> pa.Table:
         """`rows` (parsed: template_id, message, kv) with registry pairs merged in; order may change."""
@@ -234,14 +239,17 @@ class RegistryKV:
             return rows
         hit = rows.filter(known)
         kv = []
+        deadline = time.monotonic() + FILL_BUDGET_S
         for template_id, message, generic in zip(hit.column("template_id").to_pylist(),
                                                  hit.column("message").to_pylist(),
                                                  hit.column("kv").to_pylist(), strict=True):
             pairs = dict(generic)
-            try:
-                match = self.patterns[template_id].fullmatch(message, timeout=MATCH_TIMEOUT_S)
-            except TimeoutError:
-                match = None
+            match = None
+            if time.monotonic() < deadline:  # past it, the rest of the batch keeps its generic pairs
+                try:
+                    match = self.patterns[template_id].fullmatch(message, timeout=MATCH_TIMEOUT_S)
+                except TimeoutError:
+                    match = None
             if match is not None:
                 pairs = {**pairs, **{k: v for k, v in match.groupdict().items()
                                      if v is not None and not _POSITIONAL.fullmatch(k)}}

@@ -12,7 +12,9 @@ One worker (or a small batch) runs in the writer's own process, with no pool at 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,7 +22,7 @@ import pyarrow as pa
 
 from logpilot_dagster.bootstrap.pool import default_workers, process_pool
 from logpilot_dagster.extract.parsed import PARSED_SCHEMA, _parse_batch
-from logpilot_dagster.ingest.staging import QUARANTINE_SCHEMA, StageLimits
+from logpilot_dagster.ingest.staging import StageLimits
 from logpilot_dagster.live.records import decode
 from logpilot_dagster.live.source_formats import LiveSourceFormats
 from logpilot_dagster.live.stream import StreamRecord
@@ -65,15 +67,18 @@ class _Matcher:
         return self.miner
 
     def process(self, records: list[StreamRecord], t1: dict[str, datetime], limits: StageLimits | None,
-                stamp: int | None) -> Chunk:
+                stamp: int | None, miner: LogMiner | None = None) -> Chunk:
+        """`miner`: the writer's own (its caches are bounded where they are built), for work done in its
+        process; otherwise this matcher's copy."""
         self.formats.refresh()
         decoded = decode(records, t1, limits, self.formats)
-        miner = self.current(stamp)
-        self.matched += len(records)
-        self.since_load += len(records)
-        if self.matched >= FORGET_CACHES_EVERY:
-            miner.forget_derived()
-            self.matched = 0
+        if miner is None:
+            miner = self.current(stamp)
+            self.matched += len(records)
+            self.since_load += len(records)
+            if self.matched >= FORGET_CACHES_EVERY:
+                miner.forget_derived()
+                self.matched = 0
         staged = decoded.staged()
         rows = _parse_batch(staged, miner) if staged.num_rows else PARSED_SCHEMA.empty_table()
         return Chunk(rows, decoded.quarantined(), decoded.skipped_before_t1, decoded.quarantine_by_reason,
@@ -112,22 +117,42 @@ class BatchWorkers:
         self._local: _Matcher | None = None
 
     def process(self, records: list[StreamRecord], t1: dict[str, datetime], limits: StageLimits | None,
-                stamp: int | None) -> Chunk:
-        return self.submit(records, t1, limits, stamp).result()
+                stamp: int | None, miner: LogMiner | None = None) -> Chunk:
+        return self.submit(records, t1, limits, stamp, miner).result()
 
     def submit(self, records: list[StreamRecord], t1: dict[str, datetime], limits: StageLimits | None,
-               stamp: int | None) -> Job:
-        """Start decoding and matching `records`; a small batch is done at once, in this process."""
+               stamp: int | None, miner: LogMiner | None = None) -> Job:
+        """Start decoding and matching `records`; a small batch is done at once, in this process (with
+        `miner`, the writer's own, when given). A pool that broke (a worker killed) is replaced, and its
+        batch done in this process: nothing of it was committed."""
         if self.workers <= 1 or len(records) < 2 * MIN_CHUNK:
-            if self._local is None:
-                self._local = _Matcher(self.layout)
-            return Job(done=self._local.process(records, t1, limits, stamp))
+            return Job(done=self._here(records, t1, limits, stamp, miner))
         if self._pool is None:
             self._pool = process_pool(self.workers, _start_worker, (str(self.layout.home),))
         n = min(self.workers, len(records) // MIN_CHUNK)
         size = -(-len(records) // n)
-        return Job(futures=[self._pool.submit(_work, to_columns(records[i:i + size]), t1, limits, stamp)
-                            for i in range(0, len(records), size)])
+        try:
+            futures = [self._pool.submit(_work, to_columns(records[i:i + size]), t1, limits, stamp)
+                       for i in range(0, len(records), size)]
+        except BrokenProcessPool:
+            self._drop_pool()
+            return Job(done=self._here(records, t1, limits, stamp, miner))
+
+        def redo() -> Chunk:
+            self._drop_pool()
+            return self._here(records, t1, limits, stamp, miner)
+
+        return Job(futures=futures, redo=redo)
+
+    def _here(self, records, t1, limits, stamp, miner) -> Chunk:  # noqa: ANN001 - as `submit`
+        if self._local is None:
+            self._local = _Matcher(self.layout)
+        return self._local.process(records, t1, limits, stamp, miner)
+
+    def _drop_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def close(self) -> None:
         if self._pool is not None:
@@ -138,21 +163,27 @@ class BatchWorkers:
 
 @dataclass
 class Job:
-    """A batch being decoded and matched: its result, or the workers' futures for its chunks."""
+    """A batch being decoded and matched: its result, or the workers' futures for its chunks (and the same
+    work in this process, should the pool break before they are done)."""
 
     done: Chunk | None = None
     futures: list[Future] = field(default_factory=list)
+    redo: Callable[[], Chunk] | None = None
 
     def result(self) -> Chunk:
         if self.done is None:
-            self.done = merge([future.result() for future in self.futures])
+            try:
+                self.done = merge([future.result() for future in self.futures])
+            except BrokenProcessPool:
+                if self.redo is None:
+                    raise
+                self.done = self.redo()
             self.futures = []
         return self.done
 
 
 def merge(chunks: list[Chunk]) -> Chunk:
-    out = Chunk(pa.concat_tables([c.rows for c in chunks]),
-                pa.concat_tables([c.quarantined for c in chunks]).cast(QUARANTINE_SCHEMA))
+    out = Chunk(pa.concat_tables([c.rows for c in chunks]), pa.concat_tables([c.quarantined for c in chunks]))
     for chunk in chunks:
         out.skipped_before_t1 += chunk.skipped_before_t1
         out.quarantine_by_reason.update(chunk.quarantine_by_reason)

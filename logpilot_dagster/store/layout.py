@@ -183,7 +183,7 @@ class HomeLayout:
 
     @property
     def miner_lock(self) -> Path:
-        """Held by whoever learns into and saves the miner's state outside the bootstrap's mining step."""
+        """Held by whoever learns into and saves the miner's state: the bootstrap's mining step, the live writer."""
         return self.registry / "drain3.lock"
 
     @property

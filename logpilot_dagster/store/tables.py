@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -435,6 +435,7 @@ class LiveWrite:
     duplicate_rows: int  # rows of the batch already stored (a re-run, a redelivery)
     duplicate_quarantined: int
     positions_changed: bool
+    skipped_before_t1: int = 0  # rows at or before a T1 raised after the batch was decoded
 
 
 def bootstrap_t1(con: duckdb.DuckDBPyConnection) -> dict:
@@ -470,7 +471,13 @@ def write_live_batch(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantined
     try:
         con.execute("SET memory_limit = ?", [DEFAULT_LIVE_MEMORY])  # fails if DuckDB holds more already
         return _write_live_batch(con, rows, quarantined, templates, stream_key, positions)
-    except duckdb.OutOfMemoryException:  # a write that ran out was rolled back: nothing of it is stored
+    except (duckdb.OutOfMemoryException, duckdb.TransactionException) as err:
+        # A write that ran out (or whose COMMIT did) was rolled back: nothing of it is stored.
+        if isinstance(err, duckdb.TransactionException) and "memory" not in str(err).lower():
+            raise
+        if isinstance(err, duckdb.TransactionException):
+            with suppress(duckdb.Error):  # a failed COMMIT may have ended the transaction itself
+                con.execute("ROLLBACK")
         con.execute("SET memory_limit = ?", [LARGE_LIVE_MEMORY])
         return _write_live_batch(con, rows, quarantined, templates, stream_key, positions)
 
@@ -490,6 +497,11 @@ def _write_live_batch(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantine
                 WHERE partition_key IN (SELECT DISTINCT partition_key FROM batch_rows)
                   AND line_no BETWEEN (SELECT min(line_no) FROM batch_rows) AND (SELECT max(line_no) FROM batch_rows))
         """)
+        # T1 as committed now: a bootstrap load may have raised it since the batch was decoded.
+        (late,), = con.execute("""
+            DELETE FROM live_new_rows n USING ingest_watermarks w
+            WHERE w.source = n.source AND w.bootstrap_t1 IS NOT NULL AND n.ts <= w.bootstrap_t1
+        """).fetchall()
         con.execute("CREATE OR REPLACE TEMP TABLE live_new_bad AS SELECT b.* FROM batch_bad b "
                     "ANTI JOIN quarantine q ON q.partition_key = b.partition_key AND q.line_no = b.line_no")
         names, bad_names = ", ".join(LOGS_STORED), ", ".join(QUARANTINE_STORED)
@@ -536,8 +548,8 @@ def _write_live_batch(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantine
         con.execute("DROP TABLE live_new_bad")
         for name in ("batch_rows", "batch_bad", "batch_templates"):
             con.unregister(name)
-    return LiveWrite(int(inserted), int(bad), rows.num_rows - int(inserted), quarantined.num_rows - int(bad),
-                     changed)
+    return LiveWrite(int(inserted), int(bad), rows.num_rows - int(inserted) - int(late),
+                     quarantined.num_rows - int(bad), changed, int(late))
 
 
 def live_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

@@ -293,3 +293,24 @@ def test_a_batch_too_big_for_the_writers_memory_is_written_with_more(live_home, 
     assert counts.rows_stored == 3000 and counts.conserved and len(calls) == 2  # the first try ran out
     after = totals(live_home)
     assert after["live"] == 3000 and after["live_stored_twice"] == 0 and tables.conserved(after)
+
+
+def test_a_t1_raised_after_the_batch_was_decoded_still_holds_at_the_write(live_home):
+    """A bootstrap load can raise a source's T1 while a live batch is on its way; the write checks T1 as
+    committed, so the bootstrap's side of it is not stored twice."""
+    latest = max(t1_of(live_home).values())
+    records = list(sample_records(2000, seed=8, start=latest + timedelta(seconds=1)))
+    FolderStream(live_home.live).append(records)
+    source = records[0]["source"]
+    raised = latest + timedelta(seconds=1, milliseconds=1000)  # the first ~1000 records' time
+    behind = sum(1 for r in records if r["source"] == source and datetime.fromisoformat(r["ts"]) <= raised)
+    assert behind > 0
+    with LiveEngine(live_home, FolderStream(live_home.live), log=lambda m: None) as engine:
+        engine.state()  # the engine decodes with this T1 ...
+        with tables.connect(live_home.duckdb) as con:  # ... and the bootstrap raises it meanwhile
+            con.execute("UPDATE ingest_watermarks SET bootstrap_t1 = ? WHERE source = ?", [raised, source])
+        counts, _ = engine.run_range(engine.plan(fresh=False))
+    assert counts.skipped_before_t1 == behind and counts.conserved
+    assert counts.rows_stored == 2000 - behind
+    with tables.connect(live_home.duckdb, read_only=True) as con:
+        assert tables.live_rows_at_or_before_t1(con) == 0

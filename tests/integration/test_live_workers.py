@@ -91,3 +91,28 @@ def test_learning_without_new_templates_is_saved_at_the_end_of_a_pass_unless_ano
     owner.flush()
     assert "brand_new_source" in LogMiner.load(live_home.miner).sources()
     assert "brand_new_source" in owner.miner.sources() and not owner.unsaved
+
+
+def test_a_worker_killed_mid_batch_costs_the_batch_a_redo_in_the_writer_not_a_record(live_home):
+    import os
+    import signal
+
+    start = datetime.now(UTC) - timedelta(hours=1)
+    records = list(sample_records(3 * MIN_CHUNK, seed=6, start=start))
+    stream = FolderStream(live_home.live)
+    stream.append(records)
+    with LiveEngine(live_home, stream, log=lambda m: None) as engine:
+        t1, _ = engine.state()
+        read = stream.read(engine.plan())
+        stamp = engine.miner.stamp
+    pooled, alone = BatchWorkers(live_home, workers=2), BatchWorkers(live_home, workers=1)
+    try:
+        job = pooled.submit(read.records, t1, None, stamp)
+        os.kill(next(iter(pooled._pool._processes)), signal.SIGKILL)
+        redone, one = job.result(), alone.process(read.records, t1, None, stamp)
+        assert pooled._pool is None  # dropped; the next batch starts a new one
+        again = pooled.process(read.records, t1, None, stamp)
+    finally:
+        pooled.close()
+        alone.close()
+    assert _by_log_id(redone) == _by_log_id(one) == _by_log_id(again)

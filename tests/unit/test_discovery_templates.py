@@ -89,3 +89,18 @@ def test_registry_records_who_proposed_and_keeps_rejections(tmp_path):
     assert [r["reason"].split(":")[0] for r in again.rejected] == ["over-broad"]
     # Known templates are never proposed again: no LLM call, nothing new rejected.
     assert discover(again, templates, samples, others, llm).known == 2 and llm.asked == 1
+
+
+def test_an_unreadable_schema_registry_leaves_the_generic_pairs(tmp_path):
+    import pyarrow as pa
+
+    from logpilot_dagster.live.schema_discovery import RegistryKV
+
+    path = tmp_path / "schema_registry.json"
+    path.write_text('{"accepted": {"nova:7": {"regex": "(?P<unit>[unclosed"}}}')
+    rows = pa.table({"template_id": ["nova:7"], "message": ["unit 5"],
+                     "kv": pa.array([[("a", "b")]], pa.map_(pa.string(), pa.string()))})
+    registry = RegistryKV(path)
+    assert registry.fill(rows).to_pylist() == rows.to_pylist() and registry.patterns == {}
+    path.write_text("not json")
+    assert registry.fill(rows).to_pylist() == rows.to_pylist()

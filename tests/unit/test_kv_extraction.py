@@ -103,3 +103,9 @@ def test_llm_answers_with_invented_values_are_refused():
 def test_no_llm_configured_is_fine():
     extractor = KVExtractor(PatternRegistry(), llm=LLMKVExtractor(LLMClient(LLMConfig(base_url=None))))
     assert extractor.extract([KVLine("t", "Order <*>", "Order 5")]) == [{}]
+
+
+def test_a_pair_after_one_that_overlapped_another_is_still_found():
+    # One left-to-right scan: `a: k` is taken, then `v=x`. (Two separate scans lost `v=x` here: the `=` scan
+    # had matched `k = v` inside `a: k` and resumed after it.)
+    assert extract_kv("a: k = v=x") == {"a": "k", "v": "x"}
