@@ -91,15 +91,15 @@ class LiveSourceFormats:
             if source in self.known or source in proposed:
                 continue
             path = self.sample_file(source)
-            held = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+            held = _read_sample(path)
             added = [line[:MAX_SAMPLE_LINE_CHARS] for line in lines if "\n" not in line][:MAX_SAMPLE - len(held)]
             if not added:
                 continue  # a full sample that gave no format: it is not tried again on the same lines
             held += added
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(json.dumps(held), encoding="utf-8")
-            tmp.replace(path)
+            # Written in place (no temporary file a crash could leave for a purge to miss); a torn sample
+            # is started again.
+            path.write_text(json.dumps(held), encoding="utf-8")
             if len(held) >= MIN_SAMPLE:
                 results.append(self._infer(source, held, llm_client))
         return results
@@ -118,6 +118,14 @@ class LiveSourceFormats:
             self.refresh()
             return Inferred(source, True, True)
         return Inferred(source, True, False)
+
+
+def _read_sample(path: Path) -> list[str]:
+    try:
+        held = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return []
+    return [line for line in held if isinstance(line, str)] if isinstance(held, list) else []
 
 
 def _file_name(source: str) -> str:
