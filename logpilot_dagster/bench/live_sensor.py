@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from logpilot_dagster.store import tables
-from logpilot_dagster.store.layout import HomeLayout, safe_keys
+from logpilot_dagster.store.layout import HomeLayout
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKSPACE = ROOT / "workspace.yaml"
@@ -29,56 +27,6 @@ SOURCE = "bench"
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
-
-
-def prepare_dagster_home(layout: HomeLayout, path: Path) -> Path:
-    """LogPilot's dagster.yaml in a fresh DAGSTER_HOME, its SQLite schema created before the daemon starts (two
-    processes creating it race), and the landing files registered as partitions, as `logpilot bootstrap` leaves
-    them: the bench bootstraps without Dagster, and unregistered files would make `landing_sensor` launch the
-    whole bootstrap again on its first tick."""
-    from dagster import DagsterInstance
-
-    from logpilot_dagster.jobs.partitions import landing_files_partitions
-
-    path.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "logpilot_dagster" / "dagster.yaml", path / "dagster.yaml")
-    keys, _ = safe_keys(layout.landing_keys())
-    with DagsterInstance.from_config(str(path)) as instance:
-        instance.get_runs(limit=1)
-        instance.all_instigator_state()
-        instance.add_dynamic_partitions(landing_files_partitions.name, keys)
-    return path
-
-
-def _sensor_ticked(instance, name: str) -> bool:
-    from dagster._core.scheduler.instigation import InstigatorType, TickStatus
-
-    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
-        if state.instigator_name == name:
-            ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=5)
-            return any(t.status in (TickStatus.SKIPPED, TickStatus.SUCCESS) for t in ticks)
-    return False
-
-
-def _runs(instance) -> tuple[dict, list[str]]:
-    """Runs by job and status, and the first error line of each failed run."""
-    from dagster import DagsterEventType, DagsterRunStatus
-
-    runs = instance.get_runs()
-    by_job = Counter(f"{r.job_name}:{r.status.value}" for r in runs)
-    errors = []
-    for run in runs:
-        if run.status != DagsterRunStatus.FAILURE:
-            continue
-        failed = instance.get_records_for_run(run.run_id, of_type={DagsterEventType.STEP_FAILURE,
-                                                                   DagsterEventType.RUN_FAILURE}).records
-        for record in failed:
-            data = record.event_log_entry.dagster_event.event_specific_data
-            error = getattr(data, "error", None)
-            text = error.message.strip() if error else record.event_log_entry.message
-            errors.append(f"{run.job_name} {run.run_id[:8]}: {text[:300]}")
-            break
-    return dict(sorted(by_job.items())), errors
 
 
 def _stop(daemon: subprocess.Popen, log: Callable[[str], None]) -> list[str]:
@@ -118,14 +66,14 @@ def _session(sid: int) -> list[str]:
 
 
 def _wait_for_sensor(daemon: subprocess.Popen, dagster_home: Path, deadline: float) -> float:
-    from dagster import DagsterInstance
+    from logpilot_dagster.jobs.instance import open_instance, sensor_ticked
 
     began = time.monotonic()
-    with DagsterInstance.from_config(str(dagster_home)) as instance:
+    with open_instance(dagster_home) as instance:
         while time.monotonic() < deadline:
             if daemon.poll() is not None:
                 raise RuntimeError(f"dagster-daemon exited with {daemon.returncode} before the sensor ticked")
-            if _sensor_ticked(instance, "live_ingest_sensor"):
+            if sensor_ticked(instance, "live_ingest_sensor"):
                 return time.monotonic() - began
             time.sleep(1)
     raise TimeoutError("live_ingest_sensor did not tick before the start-up deadline")
@@ -136,14 +84,13 @@ def sensor_freshness(layout: HomeLayout, samples: int, log: Callable[[str], None
     """Append one record at a time to the folder stream, a random 0–`max_gap_s` apart (seeded) so the samples
     spread over the sensor's tick phase; each one's append → queryable in `logs`, waited for at most
     `sample_timeout_s`; all of it within `overall_s` (default: a minute a sample, plus five)."""
-    from dagster import DagsterInstance
-
     from logpilot_dagster.bench.live import _env
+    from logpilot_dagster.jobs.instance import prepare, run_summary
     from logpilot_dagster.jobs.live import SENSOR_INTERVAL_S
     from logpilot_dagster.live.folder import FolderStream
     from logpilot_dagster.store.locks import connect_when_free
 
-    dagster_home = prepare_dagster_home(layout, layout.home / "dagster_home")
+    dagster_home = prepare(layout, layout.home / "dagster_home")
     overall = overall_s if overall_s is not None else 60 * samples + 300
     rng = random.Random(seed)
     stream = FolderStream(layout.live)
@@ -185,8 +132,7 @@ def sensor_freshness(layout: HomeLayout, samples: int, log: Callable[[str], None
     finally:
         left = _stop(daemon, log)
         daemon_log.close()
-    with DagsterInstance.from_config(str(dagster_home)) as instance:
-        runs, errors = _runs(instance)
+    runs, errors = run_summary(dagster_home)
     latencies.sort()
 
     def pct(p: float) -> float | None:

@@ -73,16 +73,20 @@ def release_dead_runs(instance: DagsterInstance) -> list[str]:
     return done
 
 
+def register_landing_files(instance: DagsterInstance, keys: list[str]) -> None:
+    """Add the landing files Dagster does not know yet as partitions (in the order given)."""
+    known = set(instance.get_dynamic_partitions(landing_files_partitions.name))
+    new = [k for k in keys if k not in known]
+    if new:
+        instance.add_dynamic_partitions(landing_files_partitions.name, new)
+
+
 def pending_ranges(instance: DagsterInstance, keys: list[str]) -> list[tuple[str, str]]:
     """Register the landing files Dagster does not know yet, then group the partitions whose `logs` are not
     materialized into runs: one per contiguous stretch of Dagster's partition order (the order they were
     added, not sorted), so every pending file runs and no loaded file runs again."""
-    name = landing_files_partitions.name
-    known = instance.get_dynamic_partitions(name)
-    new = [k for k in keys if k not in set(known)]
-    if new:
-        instance.add_dynamic_partitions(name, new)
-    order = instance.get_dynamic_partitions(name)
+    register_landing_files(instance, keys)
+    order = instance.get_dynamic_partitions(landing_files_partitions.name)
     loaded = instance.get_materialized_partitions(AssetKey("logs"))
     wanted = set(keys)
     ranges: list[tuple[str, str]] = []

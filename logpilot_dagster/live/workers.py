@@ -1,12 +1,12 @@
 """Decoding and template matching of a live batch in worker processes: the CPU-bound part, on every core.
 
-Each worker holds its own copy of the miner, read-only, and reloads it when the live writer saved a newer
-one (each task carries the miner file's stamp). What a worker returns is a pure function of the records,
+Each worker holds its own copy of the miner, read-only, and takes a newer one the writer saved at most every
+`RELOAD_AFTER` records (each task carries the miner file's stamp). What a worker returns is a pure function of the records,
 T1, the staging limits, the sources registry and that miner state, so which worker took which chunk
 changes nothing. Learning stays with the writer: rows matched to "nothing learned yet" come back as such
 and the writer learns them and matches them again, under the miner lock.
 
-One worker (or a small batch) runs in the writer's own process, with no pool at all.
+One worker (or a small batch) runs in the writer's own process, with the writer's miner and no pool.
 """
 
 from __future__ import annotations
@@ -144,7 +144,8 @@ class BatchWorkers:
 
         return Job(futures=futures, redo=redo)
 
-    def _here(self, records, t1, limits, stamp, miner) -> Chunk:  # noqa: ANN001 - as `submit`
+    def _here(self, records: list[StreamRecord], t1: dict[str, datetime], limits: StageLimits | None,
+              stamp: int | None, miner: LogMiner | None) -> Chunk:
         if self._local is None:
             self._local = _Matcher(self.layout)
         return self._local.process(records, t1, limits, stamp, miner)

@@ -15,19 +15,25 @@ def _by_log_id(chunk) -> list[dict]:
     return sorted(chunk.rows.to_pylist(), key=lambda row: row["log_id"])
 
 
+def _first_batch(layout, records: list[dict]):
+    """The records appended to the folder stream and read back as the engine's first batch: (the records
+    read, T1, the miner's stamp)."""
+    stream = FolderStream(layout.live)
+    stream.append(records)
+    with LiveEngine(layout, stream, log=lambda m: None) as engine:
+        t1, _ = engine.state()
+        read = stream.read(engine.plan())
+        return read.records, t1, engine.miner.stamp
+
+
 def test_workers_and_one_process_make_the_same_rows(live_home):
     start = datetime.now(UTC) - timedelta(hours=1)
     records = list(sample_records(3 * MIN_CHUNK, seed=5, start=start))
     records[7] = {"ts": "not a time", "source": "nova", "message": "broken"}
-    stream = FolderStream(live_home.live)
-    stream.append(records)
-    with LiveEngine(live_home, stream, log=lambda m: None) as engine:
-        t1, _ = engine.state()
-        read = stream.read(engine.plan())
-        stamp = engine.miner.stamp
+    batch, t1, stamp = _first_batch(live_home, records)
     pooled, alone = BatchWorkers(live_home, workers=2), BatchWorkers(live_home, workers=1)
     try:
-        two, one = pooled.process(read.records, t1, None, stamp), alone.process(read.records, t1, None, stamp)
+        two, one = pooled.process(batch, t1, None, stamp), alone.process(batch, t1, None, stamp)
         assert pooled._pool is not None and alone._pool is None  # the pool path was taken
     finally:
         pooled.close()
@@ -98,20 +104,14 @@ def test_a_worker_killed_mid_batch_costs_the_batch_a_redo_in_the_writer_not_a_re
     import signal
 
     start = datetime.now(UTC) - timedelta(hours=1)
-    records = list(sample_records(3 * MIN_CHUNK, seed=6, start=start))
-    stream = FolderStream(live_home.live)
-    stream.append(records)
-    with LiveEngine(live_home, stream, log=lambda m: None) as engine:
-        t1, _ = engine.state()
-        read = stream.read(engine.plan())
-        stamp = engine.miner.stamp
+    batch, t1, stamp = _first_batch(live_home, list(sample_records(3 * MIN_CHUNK, seed=6, start=start)))
     pooled, alone = BatchWorkers(live_home, workers=2), BatchWorkers(live_home, workers=1)
     try:
-        job = pooled.submit(read.records, t1, None, stamp)
+        job = pooled.submit(batch, t1, None, stamp)
         os.kill(next(iter(pooled._pool._processes)), signal.SIGKILL)
-        redone, one = job.result(), alone.process(read.records, t1, None, stamp)
+        redone, one = job.result(), alone.process(batch, t1, None, stamp)
         assert pooled._pool is None  # dropped; the next batch starts a new one
-        again = pooled.process(read.records, t1, None, stamp)
+        again = pooled.process(batch, t1, None, stamp)
     finally:
         pooled.close()
         alone.close()
