@@ -27,7 +27,6 @@ from pathlib import Path
 from logpilot_dagster.bench.memory import TreeMemorySampler
 from logpilot_dagster.bench.report import write_json_report
 from logpilot_dagster.bench.tansu import create_topic, tansu_broker
-from logpilot_dagster.store import tables
 from logpilot_dagster.store.layout import HomeLayout
 
 
@@ -56,6 +55,7 @@ def _env(layout: HomeLayout, **extra: str) -> dict[str, str]:
 
 
 def _counts(layout: HomeLayout) -> dict:
+    from logpilot_dagster.store import tables
     from logpilot_dagster.store.locks import connect_when_free
 
     with connect_when_free(layout.duckdb, read_only=True) as con:
@@ -80,6 +80,7 @@ def _copy(layout: HomeLayout, root: Path, name: str) -> HomeLayout:
 
 
 def _t1(layout: HomeLayout) -> dict:
+    from logpilot_dagster.store import tables
 
     with tables.connect(layout.duckdb, read_only=True) as con:
         return tables.bootstrap_t1(con)
@@ -152,6 +153,7 @@ def catch_up(layout: HomeLayout, n: int) -> dict:
 def freshness(layout: HomeLayout, samples: int) -> dict:
     """Append one record, poll `logs` read-only until it is there; `logpilot live` runs with its defaults."""
     from logpilot_dagster.live.folder import FolderStream
+    from logpilot_dagster.store import tables
     from logpilot_dagster.store.locks import connect_when_free
 
     stream = FolderStream(layout.live)

@@ -12,17 +12,17 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
-from logpilot_dagster.ingest.discovery import propose
 from logpilot_dagster.ingest.sources import SourcesRegistry
-from logpilot_dagster.ingest.staging import StageLimits, stage_file
 from logpilot_dagster.store.layout import HomeLayout
 
 SAME_RECORDS = 0.99
 
 
 def _stage(layout: HomeLayout, keys: list[str], registry: SourcesRegistry) -> tuple[set, int, int]:
+    import pyarrow.parquet as pq
+
+    from logpilot_dagster.ingest.staging import StageLimits, stage_file
+
     records, lines, parsed = set(), 0, 0
     for key in keys:
         stats = stage_file(layout, key, registry, StageLimits())
@@ -34,6 +34,8 @@ def _stage(layout: HomeLayout, keys: list[str], registry: SourcesRegistry) -> tu
 
 
 def measure(landing: Path, registry: SourcesRegistry | None = None) -> dict:
+    from logpilot_dagster.ingest.discovery import propose
+
     registry = registry or SourcesRegistry.default()
     results = []
     with tempfile.TemporaryDirectory() as tmp:

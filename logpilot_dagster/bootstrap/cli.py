@@ -11,7 +11,6 @@ import json
 import sys
 
 from logpilot_dagster.jobs.runner import NOTHING_NEW, JobRun, run_job
-from logpilot_dagster.store import tables
 from logpilot_dagster.store.layout import HOME_ENV, HomeLayout
 
 EXAMPLES = """examples:
@@ -73,6 +72,8 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def warehouse_summary(layout: HomeLayout) -> dict:
+    from logpilot_dagster.store import tables
+
     with tables.connect(layout.duckdb, read_only=True) as con:
         totals = tables.conservation(con)
         return {

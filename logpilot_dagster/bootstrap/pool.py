@@ -17,7 +17,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 _CHILDREN = multiprocessing.get_context("forkserver")
-_CHILDREN.set_forkserver_preload(["logpilot_dagster.bootstrap.steps"])
+# What the fork server imports once, so that no child imports it again: the bootstrap's steps and the live
+# workers' matching (mostly the same modules).
+_CHILDREN.set_forkserver_preload(["logpilot_dagster.bootstrap.steps", "logpilot_dagster.live.matching"])
 
 # What a pool worker's initializer loaded (the parse step's miner, say). In a worker it lives as long as the
 # pool; in-process it is dropped when the map ends, so the caller does not keep a loaded miner.

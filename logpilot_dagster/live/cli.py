@@ -87,22 +87,37 @@ def _settings(args: argparse.Namespace):
 
 
 def _live(args: argparse.Namespace) -> int:
-    from logpilot_dagster.live.engine import LiveEngine, NoWatermark
-    from logpilot_dagster.live.labelling import TemplateLabeller, index_new_templates
-    from logpilot_dagster.live.settings import open_stream
-    from logpilot_dagster.store.locks import Busy
+    from logpilot_dagster.live.workers import BatchWorkers
 
     layout = HomeLayout.from_env(args.home)
     settings = _settings(args)
+    # Started before the imports below: the fork server imports the matching code and the workers load the
+    # miner meanwhile, so the first batch finds them ready (about a second sooner).
+    workers = BatchWorkers(layout).start()
+    try:
+        return _run_live(args, layout, settings, workers)
+    finally:
+        workers.close()
+
+
+def _run_live(args: argparse.Namespace, layout: HomeLayout, settings, workers) -> int:  # noqa: ANN001
+    from logpilot_dagster.live.engine import LiveEngine, NoWatermark
+    from logpilot_dagster.live.settings import open_stream
+    from logpilot_dagster.store.locks import Busy
+
+    labeller = indexer = None
+    if not args.no_label:  # the classifiers and the vector index are heavy imports
+        from logpilot_dagster.live.labelling import TemplateLabeller, index_new_templates
+
+        labeller, indexer = TemplateLabeller(), index_new_templates
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     try:
         with open_stream(layout, settings) as stream, LiveEngine(
                 layout, stream, batch_records=settings.batch_records, batch_bytes=settings.batch_bytes,
-                labeller=None if args.no_label else TemplateLabeller(),
-                on_new_templates=_schema_discovery(),
-                indexer=None if args.no_label else index_new_templates, llm_client=_llm_client()) as engine:
+                labeller=labeller, on_new_templates=_schema_discovery(), indexer=indexer, llm_client=_llm_client(),
+                workers=workers) as engine:
             engine.state()  # refuse early, with the reason, when there is no watermark
             counts = engine.run_once(stop) if args.once else engine.run_forever(stop, args.interval)
     except (NoWatermark, Busy) as exc:

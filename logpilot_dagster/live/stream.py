@@ -12,14 +12,13 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 DEFAULT_BATCH_RECORDS = 50_000
 DEFAULT_BATCH_BYTES = 32 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class StreamRecord:
+class StreamRecord(NamedTuple):  # a tuple: a batch makes 50k of them, at a third of a dataclass's cost
     partition: str  # the position key, also the rows' partition_key
     offset: int  # where the record starts: byte offset or Kafka offset (the rows' line_no)
     end: int  # the position after it

@@ -44,6 +44,25 @@ def test_workers_and_one_process_make_the_same_rows(live_home):
     assert two.quarantined.to_pylist() == one.quarantined.to_pylist()
 
 
+def test_workers_started_ahead_take_the_first_batch_and_close_at_once(live_home):
+    """`start` (what `logpilot live` does before its imports): the pool is up and its miners loaded in the
+    background; the first batch goes to it and gives the rows one process makes; closing a pool still
+    starting does not hang."""
+    start = datetime.now(UTC) - timedelta(hours=1)
+    batch, t1, stamp = _first_batch(live_home, list(sample_records(3 * MIN_CHUNK, seed=6, start=start)))
+    early, alone = BatchWorkers(live_home, workers=2).start(), BatchWorkers(live_home, workers=1).start()
+    try:
+        pool = early._pool
+        assert pool is not None and alone._pool is None  # one worker: nothing to start
+        two, one = early.process(batch, t1, None, stamp), alone.process(batch, t1, None, stamp)
+        assert early._pool is pool  # the pool started ahead did the work
+    finally:
+        early.close()
+        alone.close()
+    assert _by_log_id(two) == _by_log_id(one)
+    BatchWorkers(live_home, workers=2).start().close()
+
+
 def test_a_backlog_on_worker_processes_is_stored_once(live_home):
     start = datetime.now(UTC) - timedelta(hours=1)
     stream = FolderStream(live_home.live)
