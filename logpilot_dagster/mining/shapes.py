@@ -10,6 +10,17 @@ with one `bytes.translate` and a dictionary lookup instead of the masking regex.
 A shape whose wording holds digits (`via interface eth0`), or whose message had control characters that
 masking replaces, has no fixed signature (`Shape.signature is None`): its messages are masked one by one.
 Messages longer than `MAX_SHAPE_CHARS` are not cached by shape (their keys would be as long as they are).
+
+Random ids (hex hashes, UUIDs, tokens) mix letters and digits at random places, so their messages rarely
+share a shape key. Matching therefore looks a shape up a second time under its *id key* (`id_key`), where
+every *free id* reads as zeros: a token of ASCII letters, digits and `-` only, at least 5 long, holding two
+digits or more, with a delimiter of the masks (or the text's edge) on both sides, and not shaped like a date
+(`0000-00-00`). Such a token is one whole value for every mask, or lies inside a larger value (a quoted
+value, a URL, a query string), whatever its letters and digits: no mask tells letters from digits there
+except through alternatives it cannot take (it has no `.`, `:`, `/`, `+`, `@` nor `_`; it is too long to be
+a day or a year of `ctime`; two digits rule out the "word with one trailing digit" of `numeric`; a date
+followed by a time is excluded). So messages with equal id keys split at the same places, with wording
+that differs only inside those values.
 """
 
 from __future__ import annotations
@@ -37,6 +48,25 @@ _zero_digits = methodcaller("translate", bytes.maketrans(b"0123456789", b"000000
 def shape_keys(messages: list[str]) -> list[bytes]:
     """The shape key of each message."""
     return list(map(_zero_digits, map(_encode, messages)))
+
+
+_KEY_DELIMS = rb" \t\n\r\f\v,;=()\[\]{}\"'|<>"  # the masks' delimiters (`masks._DELIMS`), ASCII only
+# A token of 5 or more letters, digits (zeros in a shape key) and `-`, two of them digits, between delimiters.
+_FREE_ID = re.compile(rb"(?<![^" + _KEY_DELIMS + rb"])(?=[A-Za-z-]*0[A-Za-z-]*0)[0-9A-Za-z-]{5,}(?![^"
+                      + _KEY_DELIMS + rb"])")
+_ALNUM_TO_ZERO = bytes.maketrans(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", b"0" * 62)
+_DATE_SHAPE = b"0000-00-00"
+
+
+def _free_id(token: re.Match[bytes]) -> bytes:
+    text = token.group()
+    canonical = text.translate(_ALNUM_TO_ZERO)
+    return text if canonical == _DATE_SHAPE else canonical
+
+
+def id_key(key: bytes) -> bytes:
+    """A shape key with its free ids read as zeros (see the module docstring); `key` itself without any."""
+    return _FREE_ID.sub(_free_id, key)
 
 
 @dataclass(frozen=True, slots=True)

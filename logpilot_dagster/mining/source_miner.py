@@ -44,7 +44,7 @@ from logpilot_dagster.mining.persistence import SourceState
 from logpilot_dagster.mining.postprocess import Grouping, group_clusters
 from logpilot_dagster.mining.render import RenderedTemplate, render
 from logpilot_dagster.mining.results import LineMatch, line_match
-from logpilot_dagster.mining.shapes import Shape, make_shape, message_slices, shape_keys
+from logpilot_dagster.mining.shapes import Shape, id_key, make_shape, message_slices, shape_keys
 from logpilot_dagster.mining.template_text import WILDCARD
 from logpilot_dagster.mining.tokenize import (
     DRAIN_VALUE_TOKEN,
@@ -307,10 +307,17 @@ class SourceMiner:
         get_entry = self._line_entries.get
         results: list[LineMatch] = []
         append = results.append
+        by_ids = self._config.max_head_chars  # id keys are only for messages mined whole
         for message, key in zip(messages, shape_keys(messages), strict=True):
             entry = get_entry(key)
             if entry is None:
                 entry = self._line_entry(key, message)
+                if entry is None and len(key) <= by_ids:
+                    # Unknown shape: perhaps a known one but for its random ids (see `shapes.id_key`).
+                    ids = id_key(key)
+                    if ids != key:
+                        key = ids
+                        entry = get_entry(key) or self._line_entry(key, message)
                 if entry is None:
                     append(self._match_one(key, message))
                     continue

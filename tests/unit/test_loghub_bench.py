@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import pytest
+from support.loghub import LOGHUB
 
 from logpilot_dagster.bench import cli
 from logpilot_dagster.bench.headers import compile_format
 from logpilot_dagster.bench.loghub import discover, run
 from logpilot_dagster.bench.metrics import accuracy, normalise, parsing_accuracy
-
-# The shared datasets sit beside the repository; $LOGPILOT_LOGHUB_DATA points elsewhere.
-_CANDIDATES = [os.environ.get("LOGPILOT_LOGHUB_DATA"),
-               Path(__file__).resolve().parents[3] / "shared" / "data" / "loghub_2k",
-               "/work/shared/data/loghub_2k"]
-LOGHUB = next((Path(c) for c in _CANDIDATES if c and (Path(c) / "formats.json").is_file()), Path("missing"))
 
 
 def test_metrics_hand_computed():
