@@ -16,12 +16,34 @@ _PAIR = re.compile(r"(?<![\w.\-])(?:([A-Za-z_][\w.\-]*)\s?=\s?" + _VALUE + r"|([
 _PAIR_LIKE = re.compile(r"[\w.\-]+\s?=\s?\S|\b[a-z_][\w.\-]*:\s\S")
 
 
+# Where a pair can be: a key ends just before one of these (or before one whitespace and a `=`).
+_SEPARATOR = re.compile(r"=|:\s")
+_KEY_CHARS = frozenset("_.-")
+
+
 def extract_kv(message: str) -> dict[str, str]:
-    """Pairs in order of appearance; a repeated key keeps its first value. Quotes are stripped."""
+    r"""Pairs in order of appearance; a repeated key keeps its first value. Quotes are stripped.
+
+    The pairs `_PAIR.findall` gives, found from the separators rather than by trying the pattern at every
+    character: a key is the whole run of `[\w.-]` before its separator (the pattern may not start inside
+    one), so each separator has one place where a pair can start, and the pattern is tried there only."""
     if "=" not in message and ": " not in message:
         return {}
     found: dict[str, str] = {}
-    for key, value, colon_key, colon_value in _PAIR.findall(message):
+    end = 0  # where the last pair ended: its text is never read again
+    for separator in _SEPARATOR.finditer(message):
+        start = separator.start()
+        if start < end:
+            continue
+        if message[start] == "=" and start > 0 and message[start - 1].isspace():
+            start -= 1  # `key =value`
+        while start > end and (message[start - 1].isalnum() or message[start - 1] in _KEY_CHARS):
+            start -= 1
+        pair = _PAIR.match(message, start)
+        if pair is None:
+            continue
+        end = pair.end()
+        key, value, colon_key, colon_value = pair.groups()
         if key:
             found.setdefault(key, _unquote(value))
         else:

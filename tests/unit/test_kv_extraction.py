@@ -1,14 +1,17 @@
 """Key-value extraction: generic pairs, the pattern registry, and the three parsers in order."""
 
 import json
+import random
 
 import pytest
 from support.openai_stub import OpenAIStub, Reply
 
+from logpilot_dagster.extract import kv as kv_module
 from logpilot_dagster.extract.extractor import PARSER_LLM, PARSER_NER, PARSER_REGISTRY, KVExtractor, KVLine
 from logpilot_dagster.extract.kv import extract_kv, unparsed_pairs
 from logpilot_dagster.extract.llm_kv import LLMKVExtractor, template_params
 from logpilot_dagster.extract.registry import PatternRegistry, derive_pattern, leftover_pairs, validate
+from logpilot_dagster.live.produce import sample_records
 from logpilot_dagster.llm.client import LLMClient, LLMConfig
 
 
@@ -109,3 +112,22 @@ def test_a_pair_after_one_that_overlapped_another_is_still_found():
     # One left-to-right scan: `a: k` is taken, then `v=x`. (Two separate scans lost `v=x` here: the `=` scan
     # had matched `k = v` inside `a: k` and resumed after it.)
     assert extract_kv("a: k = v=x") == {"a": "k", "v": "x"}
+
+
+def _pattern_everywhere(message: str) -> dict[str, str]:
+    """The pairs of the pair pattern tried at every character (what `extract_kv` must give, faster)."""
+    found: dict[str, str] = {}
+    if "=" in message or ": " in message:
+        for key, value, colon_key, colon_value in kv_module._PAIR.findall(message):
+            found.setdefault(key or colon_key, kv_module._unquote(value if key else colon_value))
+    return found
+
+
+def test_pairs_found_from_the_separators_are_the_pairs_of_the_pattern_everywhere():
+    rng = random.Random(4)
+    alphabet = "ab=: \t,;&\"'[]x1._-é\u00a0"
+    messages = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(30_000)]
+    messages += [r["message"] for r in sample_records(3_000, seed=8)]
+    messages += ["k1=v1 x = y a= b c =d e: f G: h _i:\tj", 'm="a: b" n=[c=d] o=\'e f\'&p=q', "s.t-u=1 9z=2 .v=3"]
+    for message in messages:
+        assert list(extract_kv(message).items()) == list(_pattern_everywhere(message).items()), message
