@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,9 @@ MIN_SAMPLE = 200  # lines of an unknown source before a format is inferred for i
 MAX_SAMPLE = 1_000  # lines kept per unknown source
 MAX_SAMPLE_LINE_CHARS = 4_000
 PER_BATCH = MAX_SAMPLE  # lines a decoded batch hands over per unknown source
+# A full sample that gave no format is tried again this long after its last try: the LLM may be back from an
+# outage, or configured since. (The sample file's modification time is the time of the last try.)
+RETRY_AFTER_S = 900
 
 
 def carries_header(message: str) -> bool:
@@ -94,7 +98,10 @@ class LiveSourceFormats:
             held = _read_sample(path)
             added = [line[:MAX_SAMPLE_LINE_CHARS] for line in lines if "\n" not in line][:MAX_SAMPLE - len(held)]
             if not added:
-                continue  # a full sample that gave no format: it is not tried again on the same lines
+                if len(held) >= MIN_SAMPLE and _last_try_before(path, RETRY_AFTER_S):
+                    os.utime(path)  # this try
+                    results.append(self._infer(source, held, llm_client))
+                continue
             held += added
             path.parent.mkdir(parents=True, exist_ok=True)
             # Written in place (no temporary file a crash could leave for a purge to miss); a torn sample
@@ -118,6 +125,13 @@ class LiveSourceFormats:
             self.refresh()
             return Inferred(source, True, True)
         return Inferred(source, True, False)
+
+
+def _last_try_before(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime >= seconds
+    except FileNotFoundError:
+        return False
 
 
 def _read_sample(path: Path) -> list[str]:

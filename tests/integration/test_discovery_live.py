@@ -136,3 +136,27 @@ def test_an_unknown_source_without_headers_is_stored_as_it_is_and_proposes_nothi
     assert counts.rows_stored == 300
     assert "plain_app" not in {p.name for p in discovery.read_proposals(live_home.proposed_sources)}
     assert not (live_home.live_samples / "plain_app.json").exists()
+
+
+def test_a_full_sample_that_gave_no_format_is_tried_again_only_after_a_while(tmp_path, monkeypatch):
+    """A failed inference (an LLM outage, say) is not final: the full sample is tried again once its last
+    try is `RETRY_AFTER_S` old, and not at every batch in between."""
+    import os
+    import time
+
+    from logpilot_dagster.live import source_formats
+    from logpilot_dagster.live.source_formats import MAX_SAMPLE, RETRY_AFTER_S, LiveSourceFormats
+
+    formats = LiveSourceFormats(HomeLayout(tmp_path).ensure())
+    tries = []
+    monkeypatch.setattr(source_formats.discovery, "infer",
+                        lambda source, path, lines, client: tries.append(len(lines)) or "the LLM is unreachable")
+    lines = [f"2026-11-30 12:00:{i % 60:02d} INFO [edge] request {i} served" for i in range(MAX_SAMPLE)]
+    assert [r.reason for r in formats.observe({"edge": lines})] == ["the LLM is unreachable"]
+    assert formats.observe({"edge": lines[:10]}) == [] and tries == [MAX_SAMPLE]  # full, tried just now
+    sample = formats.sample_file("edge")
+    old = time.time() - RETRY_AFTER_S - 1
+    os.utime(sample, (old, old))
+    assert len(formats.observe({"edge": lines[:10]})) == 1 and tries == [MAX_SAMPLE, MAX_SAMPLE]
+    assert formats.observe({"edge": lines[:10]}) == []  # and that try starts the wait again
+    assert time.time() - sample.stat().st_mtime < RETRY_AFTER_S
