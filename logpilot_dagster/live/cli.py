@@ -88,12 +88,16 @@ def _settings(args: argparse.Namespace):
 
 def _live(args: argparse.Namespace) -> int:
     from logpilot_dagster.live.workers import BatchWorkers
+    from logpilot_dagster.store.locks import is_held
 
     layout = HomeLayout.from_env(args.home)
     settings = _settings(args)
-    # Started before the imports below: the fork server imports the matching code and the workers load the
-    # miner meanwhile, so the first batch finds them ready (about a second sooner).
-    workers = BatchWorkers(layout).start()
+    workers = BatchWorkers(layout)
+    if layout.duckdb.exists() and not is_held(layout.live_lock):
+        # Started before the imports below: the fork server imports the matching code and the workers load
+        # the miner meanwhile, so the first batch finds them ready (about a second sooner). Not when this
+        # command is about to refuse (no warehouse) or wait (another live writer runs).
+        workers.start()
     try:
         return _run_live(args, layout, settings, workers)
     finally:

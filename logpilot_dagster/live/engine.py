@@ -242,7 +242,9 @@ class LiveEngine:
         workers take does not wait for this process's miner (loading it takes a quarter of a second); a
         batch small enough to be done here is matched with it, refreshed first."""
         if self.workers.pooled(len(read.records)):
-            return self.workers.submit(read.records, self._t1, self.limits, miner_stamp(self.layout))
+            # Should the pool break, the batch is done here with this process's miner.
+            return self.workers.submit(read.records, self._t1, self.limits, miner_stamp(self.layout),
+                                       lambda: self.miner.miner)
         self.miner.refresh()
         return self.workers.submit(read.records, self._t1, self.limits, self.miner.stamp, self.miner.miner)
 

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from logpilot_dagster.live.matching import Chunk, Matcher
     from logpilot_dagster.mining import LogMiner
 
+    # The miner for work done in this process: the writer's own, or a function that gives it (on demand).
+    LocalMiner = LogMiner | Callable[[], LogMiner] | None
+
 MIN_CHUNK = 5_000  # records; below this a pool costs more than it saves
 
 _worker: dict[str, Matcher] = {}
@@ -78,7 +81,7 @@ class BatchWorkers:
         return process_pool(self.workers, _start_worker, (str(self.layout.home),))
 
     def process(self, records: list[StreamRecord], t1: dict[str, datetime], limits: StageLimits | None,
-                stamp: int | None, miner: LogMiner | None = None) -> Chunk:
+                stamp: int | None, miner: LocalMiner = None) -> Chunk:
         return self.submit(records, t1, limits, stamp, miner).result()
 
     def pooled(self, records: int) -> bool:
@@ -86,10 +89,10 @@ class BatchWorkers:
         return self.workers > 1 and records >= 2 * MIN_CHUNK
 
     def submit(self, records: list[StreamRecord], t1: dict[str, datetime], limits: StageLimits | None,
-               stamp: int | None, miner: LogMiner | None = None) -> Job:
+               stamp: int | None, miner: LocalMiner = None) -> Job:
         """Start decoding and matching `records`; a small batch is done at once, in this process (with
-        `miner`, the writer's own, when given). A pool that broke (a worker killed) is replaced, and its
-        batch done in this process: nothing of it was committed."""
+        `miner`, the writer's own, when given; a function giving it is called only then). A pool that broke
+        (a worker killed) is replaced, and its batch done in this process: nothing of it was committed."""
         if not self.pooled(len(records)):
             return Job(done=self._here(records, t1, limits, stamp, miner))
         if self._pool is None:
@@ -110,12 +113,12 @@ class BatchWorkers:
         return Job(futures=futures, redo=redo)
 
     def _here(self, records: list[StreamRecord], t1: dict[str, datetime], limits: StageLimits | None,
-              stamp: int | None, miner: LogMiner | None) -> Chunk:
+              stamp: int | None, miner: LocalMiner) -> Chunk:
         if self._local is None:
             from logpilot_dagster.live.matching import Matcher
 
             self._local = Matcher(self.layout)
-        return self._local.process(records, t1, limits, stamp, miner)
+        return self._local.process(records, t1, limits, stamp, miner() if callable(miner) else miner)
 
     def _drop_pool(self) -> None:
         if self._pool is not None:

@@ -14,13 +14,14 @@ Messages longer than `MAX_SHAPE_CHARS` are not cached by shape (their keys would
 Random ids (hex hashes, UUIDs, tokens) mix letters and digits at random places, so their messages rarely
 share a shape key. Matching therefore looks a shape up a second time under its *id key* (`id_key`), where
 every *free id* reads as zeros: a token of ASCII letters, digits and `-` only, at least 5 long, holding two
-digits or more, with a delimiter of the masks (or the text's edge) on both sides, and not shaped like a date
-(`0000-00-00`). Such a token is one whole value for every mask, or lies inside a larger value (a quoted
-value, a URL, a query string), whatever its letters and digits: no mask tells letters from digits there
-except through alternatives it cannot take (it has no `.`, `:`, `/`, `+`, `@` nor `_`; it is too long to be
-a day or a year of `ctime`; two digits rule out the "word with one trailing digit" of `numeric`; a date
-followed by a time is excluded). So messages with equal id keys split at the same places, with wording
-that differs only inside those values.
+digits or more, with a delimiter of the masks (or the text's edge) on both sides, not shaped like a date
+(`0000-00-00`), and not after a digit and a comma. Such a token is one whole value for every mask, or lies
+inside a larger value (a quoted value, a URL, a query string), whatever its letters and digits: no mask tells
+letters from digits there except through alternatives it cannot take (it has no `.`, `:`, `/`, `+`, `@` nor
+`_`; it is too long to be a day or a year of `ctime`; two digits rule out the "word with one trailing digit"
+of `numeric`; a date followed by a time, and a clock's fraction after a comma, are excluded: the only
+places where a mask runs across a delimiter into digits). So messages with equal id keys split at the same
+places, with wording that differs only inside those values.
 """
 
 from __future__ import annotations
@@ -51,8 +52,9 @@ def shape_keys(messages: list[str]) -> list[bytes]:
 
 
 _KEY_DELIMS = rb" \t\n\r\f\v,;=()\[\]{}\"'|<>"  # the masks' delimiters (`masks._DELIMS`), ASCII only
-# A token of 5 or more letters, digits (zeros in a shape key) and `-`, two of them digits, between delimiters.
-_FREE_ID = re.compile(rb"(?<![^" + _KEY_DELIMS + rb"])(?=[A-Za-z-]*0[A-Za-z-]*0)[0-9A-Za-z-]{5,}(?![^"
+# A token of 5 or more letters, digits (zeros in a shape key) and `-`, two of them digits, between delimiters,
+# and not after a digit and a comma (where a clock's fraction may go on: `12:00:00,123456`).
+_FREE_ID = re.compile(rb"(?<![^" + _KEY_DELIMS + rb"])(?<!0,)(?=[A-Za-z-]*0[A-Za-z-]*0)[0-9A-Za-z-]{5,}(?![^"
                       + _KEY_DELIMS + rb"])")
 _ALNUM_TO_ZERO = bytes.maketrans(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", b"0" * 62)
 _DATE_SHAPE = b"0000-00-00"

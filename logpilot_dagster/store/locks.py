@@ -8,10 +8,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
-
-from logpilot_dagster.store import tables
+if TYPE_CHECKING:  # DuckDB is imported where a connection is made: a file lock alone is light
+    import duckdb
 
 # How long a writer of the miner's state waits for the other: a bootstrap's mining step holds it for as long as
 # it learns (minutes on a large backfill), a live batch only while it learns its unmatched messages.
@@ -63,6 +63,10 @@ def _is_lock_conflict(err: duckdb.Error) -> bool:
 def connect_when_free(path: Path, read_only: bool = False, timeout_s: float = 30.0) -> duckdb.DuckDBPyConnection:
     """The warehouse, retried while another process holds its lock (DuckDB has one writing process; readers
     and the live writer each hold the file briefly)."""
+    import duckdb
+
+    from logpilot_dagster.store import tables
+
     deadline = time.monotonic() + timeout_s
     delay = 0.01
     while True:

@@ -8,6 +8,7 @@ from logpilot_dagster.live.engine import LiveEngine
 from logpilot_dagster.live.folder import FolderStream
 from logpilot_dagster.live.produce import sample_records
 from logpilot_dagster.live.workers import MIN_CHUNK, BatchWorkers
+from logpilot_dagster.mining import LogMiner
 from logpilot_dagster.store import tables
 
 
@@ -125,11 +126,13 @@ def test_a_worker_killed_mid_batch_costs_the_batch_a_redo_in_the_writer_not_a_re
     start = datetime.now(UTC) - timedelta(hours=1)
     batch, t1, stamp = _first_batch(live_home, list(sample_records(3 * MIN_CHUNK, seed=6, start=start)))
     pooled, alone = BatchWorkers(live_home, workers=2), BatchWorkers(live_home, workers=1)
+    writer_miner, asked = LogMiner.load(live_home.miner), []
     try:
-        job = pooled.submit(batch, t1, None, stamp)
+        job = pooled.submit(batch, t1, None, stamp, lambda: asked.append(1) or writer_miner)
         os.kill(next(iter(pooled._pool._processes)), signal.SIGKILL)
         redone, one = job.result(), alone.process(batch, t1, None, stamp)
         assert pooled._pool is None  # dropped; the next batch starts a new one
+        assert asked == [1] and pooled._local.miner is None  # redone with the writer's miner, no copy loaded
         again = pooled.process(batch, t1, None, stamp)
     finally:
         pooled.close()

@@ -29,6 +29,9 @@ ADVERSARIAL = [
     "tok ab+cd/EF0123456789abcdefgh== end", "x: ab12cd [req-ab12cd34-1234] <ab12cd> {12ab34}",
     "v ab12cd. 12345-67-89 12:00 2024-01-05T12:00:00", "| 0x1f2e3d | 1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d |",
     "true12 false34 None56 12345ms 12345 seconds 1234567890", "-12345 --ab12- a-1-2-3 12-ab-34-cd",
+    # A clock's fraction may follow a comma (log4j): the digits after it belong to the time.
+    "t 12:00:00,12345 x", "evt 10:15:30,12345678,login", "at 2024-01-05 12:00:00,123456 done",
+    "Mon Jan  1 12:00:00,12345 2024 boot", "n 5,12345 and 12:00,99999",
 ]
 
 
