@@ -35,6 +35,7 @@ from logpilot_dagster.live.stream import (
 )
 from logpilot_dagster.live.workers import BatchWorkers, Job
 from logpilot_dagster.mining import LogMiner
+from logpilot_dagster.mining.miner import gc_paused
 from logpilot_dagster.mining.template_text import template_regex
 from logpilot_dagster.store import tables
 from logpilot_dagster.store.layout import HomeLayout
@@ -232,8 +233,9 @@ class LiveEngine:
         began = time.perf_counter()
         if self._positions is None:
             self.state()
-        read = self.stream.read(rng)
-        counts = self._finish(rng, read, self._submit(read), began)
+        with gc_paused():  # as in `run_once`
+            read = self.stream.read(rng)
+            counts = self._finish(rng, read, self._submit(read), began)
         self.miner.flush()
         return counts, read
 
@@ -290,21 +292,25 @@ class LiveEngine:
         rng = self.plan(fresh=True)  # each pass starts from what DuckDB holds
         ahead: tuple[StreamRange, StreamRead, Job] | None = None
         while not rng.empty and not (stop and stop.is_set()) and (max_batches is None or total.batches < max_batches):
-            batch_began = time.perf_counter()
-            if ahead is None:
-                read = self.stream.read(rng)
-                job = self._submit(read)
-            else:
-                _, read, job = ahead
-                ahead = None
-            more = read.records and not read.caught_up and (max_batches is None or total.batches + 1 < max_batches)
-            if more:
-                following = self.stream.plan(read.positions, min(self._t1.values()), self.batch_records,
-                                             self.batch_bytes)
-                if not following.empty:
-                    following_read = self.stream.read(following)
-                    ahead = (following, following_read, self._submit(following_read))
-            counts = self._finish(rng, read, job, batch_began)
+            # A batch's objects are freed by reference counting; the cyclic collector would walk the loaded
+            # miner again and again for nothing.
+            with gc_paused():
+                batch_began = time.perf_counter()
+                if ahead is None:
+                    read = self.stream.read(rng)
+                    job = self._submit(read)
+                else:
+                    _, read, job = ahead
+                    ahead = None
+                more = read.records and not read.caught_up and (max_batches is None
+                                                                or total.batches + 1 < max_batches)
+                if more:
+                    following = self.stream.plan(read.positions, min(self._t1.values()), self.batch_records,
+                                                 self.batch_bytes)
+                    if not following.empty:
+                        following_read = self.stream.read(following)
+                        ahead = (following, following_read, self._submit(following_read))
+                counts = self._finish(rng, read, job, batch_began)
             total.add(counts)
             self.log(f"batch {total.batches}: {counts.records_read:,} records read, {counts.rows_stored:,} stored, "
                      f"{counts.skipped_before_t1:,} at/before T1, {counts.duplicates_skipped:,} duplicates, "

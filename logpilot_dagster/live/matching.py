@@ -21,6 +21,7 @@ from logpilot_dagster.live.records import decode
 from logpilot_dagster.live.source_formats import LiveSourceFormats
 from logpilot_dagster.live.stream import StreamRecord
 from logpilot_dagster.mining import LogMiner
+from logpilot_dagster.mining.miner import gc_paused
 from logpilot_dagster.store.layout import HomeLayout
 
 # A worker reloads the miner after the writer saved a newer one only this many records after its last load:
@@ -76,6 +77,11 @@ class Matcher:
                 stamp: int | None, miner: LogMiner | None = None) -> Chunk:
         """`miner`: the writer's own (its caches are bounded where they are built), for work done in its
         process; otherwise this matcher's copy."""
+        with gc_paused():  # without it, collections took 17 % of a worker's time
+            return self._process(records, t1, limits, stamp, miner)
+
+    def _process(self, records: list[StreamRecord], t1: dict[str, datetime], limits: StageLimits | None,
+                 stamp: int | None, miner: LogMiner | None) -> Chunk:
         self.formats.refresh()
         decoded = decode(records, t1, limits, self.formats)
         if miner is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime, timedelta
 
 from logpilot_dagster.live.engine import LiveEngine
@@ -71,6 +72,7 @@ def test_a_backlog_on_worker_processes_is_stored_once(live_home):
     with LiveEngine(live_home, stream, log=lambda m: None, workers=2, batch_records=2 * MIN_CHUNK) as engine:
         counts = engine.run_once()
     assert counts.conserved and counts.rows_stored == 4 * MIN_CHUNK and counts.batches >= 2
+    assert gc.isenabled()  # paused for each batch only
     with tables.connect(live_home.duckdb, read_only=True) as con:
         live = tables.live_row_counts(con)
         unmatched = con.execute("SELECT count(*) FROM logs WHERE ingest_mode = 'live' AND template_id LIKE '%:0'"
