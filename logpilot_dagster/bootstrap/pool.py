@@ -17,13 +17,21 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 _CHILDREN = multiprocessing.get_context("forkserver")
-# What the fork server imports once, so that no child imports it again: the bootstrap's steps and the live
-# workers' matching (mostly the same modules).
-_CHILDREN.set_forkserver_preload(["logpilot_dagster.bootstrap.steps", "logpilot_dagster.live.matching"])
+# What the fork server imports once, so that no child imports it again (see `preload`).
+_PRELOAD = ["logpilot_dagster.bootstrap.steps"]
+_CHILDREN.set_forkserver_preload(_PRELOAD)
 
 # What a pool worker's initializer loaded (the parse step's miner, say). In a worker it lives as long as the
 # pool; in-process it is dropped when the map ends, so the caller does not keep a loaded miner.
 worker_state: dict[str, object] = {}
+
+
+def preload(module: str) -> None:
+    """Have the fork server import `module` too, for the pools of another layer (the live workers'). Only
+    before the process's first pool starts the fork server."""
+    if module not in _PRELOAD:
+        _PRELOAD.append(module)
+        _CHILDREN.set_forkserver_preload(_PRELOAD)
 
 
 def _exit_with(owner: int) -> None:

@@ -98,13 +98,10 @@ class _Miner:
 
     def __init__(self, layout: HomeLayout) -> None:
         self.layout = layout
-        self.stamp = self._stamp()
+        self.stamp = miner_stamp(layout)
         self.miner = LogMiner.load(layout.miner)
         self.info = self._info()
         self.unsaved = False
-
-    def _stamp(self) -> int | None:
-        return miner_stamp(self.layout)
 
     def _info(self, sources: list[str] | None = None) -> dict[str, tuple[str, str, str]]:
         if sources is None:
@@ -116,8 +113,9 @@ class _Miner:
 
     def refresh(self) -> None:
         """Another owner saved a newer state: take it (what this one learned and did not save is dropped)."""
-        if self._stamp() != self.stamp:
-            self.stamp = self._stamp()
+        stamp = miner_stamp(self.layout)
+        if stamp != self.stamp:
+            self.stamp = stamp
             self.miner = LogMiner.load(self.layout.miner)
             self.info = self._info()
             self.unsaved = False
@@ -147,7 +145,7 @@ class _Miner:
             return
         try:
             with file_lock(self.layout.miner_lock, FLUSH_WAIT_S, "the miner's state"):
-                if self._stamp() == self.stamp:
+                if miner_stamp(self.layout) == self.stamp:
                     self._save()
                 else:
                     self.refresh()
@@ -156,7 +154,7 @@ class _Miner:
 
     def _save(self) -> None:
         self.miner.save(self.layout.miner)
-        self.stamp = self._stamp()
+        self.stamp = miner_stamp(self.layout)
         self.unsaved = False
 
 
@@ -248,7 +246,7 @@ class LiveEngine:
             return self.workers.submit(read.records, self._t1, self.limits, miner_stamp(self.layout),
                                        lambda: self.miner.miner)
         self.miner.refresh()
-        return self.workers.submit(read.records, self._t1, self.limits, self.miner.stamp, self.miner.miner)
+        return self.workers.submit(read.records, self._t1, self.limits, self.miner.stamp, lambda: self.miner.miner)
 
     def _finish(self, rng: StreamRange, read: StreamRead, job: Job, began: float) -> LiveCounts:
         """Learn what came back unmatched, then commit the batch: rows, quarantine and positions at once."""

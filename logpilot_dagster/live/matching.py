@@ -70,7 +70,7 @@ class Matcher:
 
     def current(self, stamp: int | None) -> LogMiner:
         if self.miner is None or (stamp != self.stamp and self.since_load >= RELOAD_AFTER):
-            self.miner, self.stamp, self.matched, self.since_load = LogMiner.load(self.layout.miner), stamp, 0, 0
+            self.load()
         return self.miner
 
     def process(self, records: list[StreamRecord], t1: dict[str, datetime], limits: StageLimits | None,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from logpilot_dagster.bootstrap.pool import default_workers, process_pool
+from logpilot_dagster.bootstrap.pool import default_workers, preload, process_pool
 from logpilot_dagster.live.stream import StreamRecord
 from logpilot_dagster.store.layout import HomeLayout
 
@@ -25,10 +25,11 @@ if TYPE_CHECKING:
     from logpilot_dagster.live.matching import Chunk, Matcher
     from logpilot_dagster.mining import LogMiner
 
-    # The miner for work done in this process: the writer's own, or a function that gives it (on demand).
-    LocalMiner = LogMiner | Callable[[], LogMiner] | None
+    # Gives the writer's own miner, for work done in this process (called only then: it may load it).
+    LocalMiner = Callable[[], LogMiner] | None
 
 MIN_CHUNK = 5_000  # records; below this a pool costs more than it saves
+preload("logpilot_dagster.live.matching")  # what each worker would otherwise import for itself
 
 _worker: dict[str, Matcher] = {}
 
@@ -90,9 +91,9 @@ class BatchWorkers:
 
     def submit(self, records: list[StreamRecord], t1: dict[str, datetime], limits: StageLimits | None,
                stamp: int | None, miner: LocalMiner = None) -> Job:
-        """Start decoding and matching `records`; a small batch is done at once, in this process (with
-        `miner`, the writer's own, when given; a function giving it is called only then). A pool that broke
-        (a worker killed) is replaced, and its batch done in this process: nothing of it was committed."""
+        """Start decoding and matching `records`; a small batch is done at once, in this process (with the
+        miner `miner` gives, the writer's own, when given). A pool that broke (a worker killed) is replaced,
+        and its batch done in this process: nothing of it was committed."""
         if not self.pooled(len(records)):
             return Job(done=self._here(records, t1, limits, stamp, miner))
         if self._pool is None:
@@ -118,7 +119,7 @@ class BatchWorkers:
             from logpilot_dagster.live.matching import Matcher
 
             self._local = Matcher(self.layout)
-        return self._local.process(records, t1, limits, stamp, miner() if callable(miner) else miner)
+        return self._local.process(records, t1, limits, stamp, miner() if miner is not None else None)
 
     def _drop_pool(self) -> None:
         if self._pool is not None:
