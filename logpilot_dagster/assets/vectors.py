@@ -26,9 +26,10 @@ def template_vectors(context: AssetExecutionContext, storage: LogPilotStorage, e
     result = chroma.index(layout, vectors).sync_templates(docs)
     vectors.save()
     context.log.info(f"template vectors: {result.total:,} templates, {result.upserted:,} embedded, "
-                     f"{result.deleted:,} deleted")
+                     f"{result.refreshed:,} counts refreshed, {result.deleted:,} deleted")
     return MaterializeResult(metadata={"collection": TEMPLATES, "dagster/row_count": result.total,
                                        "upserted": result.upserted, "deleted": result.deleted,
+                                       "refreshed": result.refreshed,
                                        "labelled": sum(1 for d in docs if d.label and d.label != "unclassified"),
                                        "embedder": vectors.name})
 

@@ -182,6 +182,7 @@ class LiveEngine:
         self.source_formats = LiveSourceFormats(layout)
         self.llm_client = llm_client
         self.workers = workers if isinstance(workers, BatchWorkers) else BatchWorkers(layout, workers)
+        self._unlabelled: dict[str, str] = {}  # new templates committed in this pass, labelled at its end
 
     # --- ownership ---------------------------------------------------------------------------------------
 
@@ -235,6 +236,7 @@ class LiveEngine:
             read = self.stream.read(rng)
             counts = self._finish(rng, read, self._submit(read), began)
         self.miner.flush()
+        self._label_new_templates(counts)
         return counts, read
 
     def _submit(self, read: StreamRead) -> Job:
@@ -272,8 +274,7 @@ class LiveEngine:
         if written.quarantined:
             counts.quarantine_by_reason = decoded.quarantine_by_reason
         counts.new_templates = len(new_templates)
-        if new_templates:
-            self._after_new_templates(new_templates, rows, counts)
+        self._unlabelled.update(new_templates)
         if decoded.unknown_headers:
             self._learn_formats(decoded.unknown_headers)
         counts.seconds = time.perf_counter() - began
@@ -318,6 +319,7 @@ class LiveEngine:
             rng = ahead[0]
         if self._miner is not None:
             self.miner.flush()
+        self._label_new_templates(total)
         total.seconds = time.perf_counter() - began
         return total
 
@@ -395,13 +397,19 @@ class LiveEngine:
         except Exception as exc:  # noqa: BLE001 - the rows are stored; the next batch samples again
             self.log(f"inferring the format of unknown live sources failed: {exc}")
 
-    def _after_new_templates(self, new: dict[str, str], rows: pa.Table, counts: LiveCounts) -> None:
-        """Label the new templates through the cache and router, and add them to the vector index. A failure
-        here never undoes the committed batch: unlabelled templates are labelled by the next run that has some."""
+    def _label_new_templates(self, counts: LiveCounts) -> None:
+        """Label the pass's new templates through the cache and router, and add them to the vector index: once
+        a pass, not once a batch, since loading the classifier and the index costs a second or two and a
+        catch-up would pay it for every batch with a new template (their rows are stored and queryable
+        meanwhile). A failure here never undoes a committed batch: unlabelled templates are labelled by
+        the next pass that has some."""
+        new, self._unlabelled = self._unlabelled, {}
+        if not new:
+            return
         if self.labeller is not None:
             try:
                 self.labeller(self.layout)
-                counts.labelled_templates = len(new)
+                counts.labelled_templates += len(new)
             except Exception as exc:  # noqa: BLE001
                 self.log(f"labelling {len(new)} new templates failed (retried with the next new ones): {exc}")
         if self.indexer is not None:

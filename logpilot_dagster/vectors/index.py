@@ -48,7 +48,9 @@ class TemplateDoc:
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256("\x1f".join(map(str, (self.embedded_text, self.source, self.label, self.count,
+        """What a change of re-embeds and replaces the entry. Not the count: every live batch moves the counts
+        of the templates it matched, and a count is only metadata (`VectorIndex._sync` refreshes it)."""
+        return hashlib.sha256("\x1f".join(map(str, (self.embedded_text, self.source, self.label,
                                                      self.example))).encode("utf-8")).hexdigest()[:16]
 
 
@@ -78,8 +80,9 @@ class Hit:
 @dataclass(frozen=True)
 class SyncResult:
     total: int
-    upserted: int
+    upserted: int  # embedded and written again
     deleted: int
+    refreshed: int = 0  # same vector and text, metadata updated in place (a template's count)
 
 
 _NOISE = re.compile(r"<\*>|\[(?:[^\]\[]*<\*>[^\]\[]*)\]|\b[0-9a-f]{8,}\b|[=:]\s*(?=[,;\s]|$)")
@@ -131,9 +134,17 @@ class VectorIndex:
     def _sync(self, name: str, items: dict[str, tuple[str, str, str, dict]]) -> SyncResult:
         collection = self.collection(name, create=True)
         stored = collection.get(include=["metadatas"])
-        have = {i: (m or {}).get("digest") for i, m in zip(stored["ids"], stored["metadatas"] or [], strict=False)}
+        metas = {i: m or {} for i, m in zip(stored["ids"], stored["metadatas"] or [], strict=False)}
+        have = {i: m.get("digest") for i, m in metas.items()}
         stale = [i for i in have if i not in items]
         changed = [k for k, (digest, *_rest) in items.items() if have.get(k) != digest]
+        # The digest covers every optional key, so an entry it keeps has the same keys and Chroma's merging
+        # update sets them all.
+        refreshed = [k for k, (digest, _text, _doc, meta) in items.items()
+                     if have.get(k) == digest and metas[k] != {**meta, "digest": digest}]
+        for start in range(0, len(refreshed), BATCH):
+            ids = refreshed[start:start + BATCH]
+            collection.update(ids=ids, metadatas=[{**items[i][3], "digest": items[i][0]} for i in ids])
         for start in range(0, len(stale), BATCH):
             collection.delete(ids=stale[start:start + BATCH])
         for start in range(0, len(changed), BATCH):
@@ -146,7 +157,7 @@ class VectorIndex:
             collection.add(ids=ids, embeddings=np.asarray(vectors, dtype=np.float32),
                               documents=[items[i][2] for i in ids],
                               metadatas=[{**items[i][3], "digest": items[i][0]} for i in ids])
-        return SyncResult(total=len(items), upserted=len(changed), deleted=len(stale))
+        return SyncResult(total=len(items), upserted=len(changed), deleted=len(stale), refreshed=len(refreshed))
 
     # --- reading ----------------------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from support.ask_fixtures import ask_home, indexed_home  # noqa: F401 (fixtures)
+from support.fixtures import real_embedder  # noqa: F401 (fixture)
 
 from logpilot_dagster.bootstrap.steps import run_bootstrap
 from logpilot_dagster.live.engine import LiveEngine
@@ -72,6 +74,50 @@ def test_new_templates_get_a_template_row_a_label_and_a_schema(live_home):
     assert len(pairs) == 40
     for message, kv in pairs:
         assert kv["unit"] == message.split()[3] and not any(k.startswith("p") and k[1:].isdigit() for k in kv)
+
+
+def test_new_templates_are_labelled_and_indexed_once_a_pass(tmp_path, indexed_home, real_embedder,  # noqa: F811
+                                                            monkeypatch):
+    """Two batches with new templates: one labelling and one index sync at the end of the pass, the new
+    templates in the vector index, and the known ones' counts refreshed there without embedding them again."""
+    from logpilot_dagster.live.labelling import index_new_templates
+    from logpilot_dagster.vectors import index as vector_index
+
+    shutil.copytree(indexed_home.home, tmp_path / "home", symlinks=True)
+    layout = HomeLayout.from_env(tmp_path / "home")
+    monkeypatch.setattr(vector_index, "default_embedder", lambda _layout: real_embedder)
+    now = datetime.now(UTC) - timedelta(minutes=10)
+    FolderStream(layout.live).append(
+        [{"ts": (now + timedelta(seconds=i)).isoformat(), "source": "nova",
+          "message": f"Flux capacitor unit {100 + i} recalibrated in {i * 3 + 1} ms by operator"} for i in range(30)]
+        + [{"ts": (now + timedelta(seconds=40 + i)).isoformat(), "source": "nova",
+            "message": f"Warp coil {i % 7} overheated: temperature={700 + i}K, shutting down"} for i in range(30)])
+    labelled, synced = [], []
+
+    def label(home: HomeLayout) -> None:  # the fixture's labels come from the ground truth, not a classifier
+        labelled.append(home)
+
+    def index(home: HomeLayout) -> object:
+        synced.append(index_new_templates(home))
+        return synced[-1]
+
+    with LiveEngine(layout, FolderStream(layout.live), log=lambda m: None, batch_records=30, workers=1,
+                    labeller=label, indexer=index) as engine:
+        counts = engine.run_once()
+    assert counts.batches == 2 and counts.new_templates >= 2
+    assert len(labelled) == 1 and len(synced) == 1 and counts.labelled_templates == counts.new_templates
+    with tables.connect(layout.duckdb, read_only=True) as con:
+        new_ids = {r[0] for r in con.execute(
+            "SELECT template_id FROM templates WHERE template LIKE 'Flux capacitor%' OR template LIKE 'Warp coil%'"
+        ).fetchall()}
+        nova_count = con.execute("SELECT count FROM templates WHERE template_id = ?",
+                                 [next(iter(new_ids))]).fetchone()[0]
+    assert len(new_ids) == 2
+    assert (synced[0].upserted, synced[0].refreshed) == (2, 0)  # no known template's count moved
+    stored = vector_index.VectorIndex(layout.chroma, real_embedder).collection(vector_index.TEMPLATES).get(
+        ids=sorted(new_ids), include=["metadatas"])
+    assert sorted(stored["ids"]) == sorted(new_ids)
+    assert {m["count"] for m in stored["metadatas"]} <= {nova_count, 60 - nova_count}
 
 
 def _raw_line_records(start: datetime, n: int, offset: int = 0) -> list[dict]:

@@ -38,7 +38,13 @@ def test_sync_is_idempotent_and_follows_the_templates(tmp_path, real_embedder) -
     index = VectorIndex(tmp_path / "chroma", real_embedder)
     assert index.sync_templates(_docs()).upserted == 3
     again = index.sync_templates(_docs())
-    assert (again.upserted, again.deleted, again.total) == (0, 0, 3)
+    assert (again.upserted, again.deleted, again.refreshed, again.total) == (0, 0, 0, 3)
+    # A live batch moves counts only: no embedding, the count updated in place.
+    counted = [TemplateDoc(d.template_id, d.source, d.template, d.label, d.count + 5, d.example) for d in _docs()]
+    moved = index.sync_templates(counted)
+    assert (moved.upserted, moved.refreshed) == (0, 3)
+    assert index.search("a user signed in", k=1)[0].count == 45
+    assert index.sync_templates(counted).refreshed == 0
     relabelled = [*_docs()[:2], TemplateDoc("crm:1", "ModernCRM", "User <*> logged in.", "Security Alert", 41, None)]
     changed = index.sync_templates(relabelled)
     assert (changed.upserted, changed.deleted) == (1, 0)
