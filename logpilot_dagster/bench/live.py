@@ -1,4 +1,6 @@
-"""`logpilot bench live`: the live cutover's goals, measured (never asserted) on a throw-away home.
+"""`logpilot bench live`: the live cutover's goals, measured (never asserted) on a throw-away home: the one
+`logpilot bootstrap` (what `make run` runs) leaves on a smaller sample, with its classifier and vector index,
+so that `logpilot live` runs with its defaults and labels and indexes its new templates as a user's does.
 
 1. exactly once: after a bootstrap, records on both sides of T1 in the stream, `logpilot live --once` killed
    with SIGKILL in the middle of the backlog, re-run, re-run again; every record after its source's T1 must
@@ -32,7 +34,8 @@ from logpilot_dagster.store.layout import HomeLayout
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     live = subparsers.add_parser("live", help="live ingestion: exactly once, catch-up lines/s, freshness, memory")
-    live.add_argument("--bootstrap-lines", type=int, default=50_000, help="sample lines bootstrapped first")
+    live.add_argument("--bootstrap-lines", type=int, default=50_000, help="sample lines bootstrapped (and "
+                      "classified and indexed) first")
     live.add_argument("--backlog", type=int, default=200_000, help="records of the catch-up backlog")
     live.add_argument("--large-backlog", type=int, default=1_000_000, help="records for the memory comparison "
                       "(0: skip)")
@@ -66,12 +69,9 @@ def _counts(layout: HomeLayout) -> dict:
 
 
 def _bootstrapped(root: Path, lines: int) -> HomeLayout:
-    from logpilot_dagster.bootstrap.steps import run_bootstrap
-    from logpilot_dagster.samples.generator import generate_sample
-
-    layout = HomeLayout.from_env(root / "bootstrapped").ensure()
-    generate_sample(layout.landing, lines=lines, seed=7)
-    run_bootstrap(layout)
+    layout = HomeLayout.from_env(root / "bootstrapped")
+    subprocess.run(_cli("bootstrap", "--sample-lines", str(lines), "--seed", "7"), check=True,
+                   env=_env(layout, DAGSTER_HOME=str(root / "dagster_home")), stdout=subprocess.DEVNULL)
     return layout
 
 
@@ -113,7 +113,7 @@ def exactly_once(layout: HomeLayout, n: int, env: dict[str, str], stream) -> dic
     records = list(sample_records(n, seed=13, start=latest - timedelta(hours=2), step=timedelta(milliseconds=200)))
     _produce(stream, records)
     wanted = _expected_after_t1(records, t1)
-    process = subprocess.Popen(_cli("live", "--once", "--batch-records", "10000", "--no-label"), env=env,
+    process = subprocess.Popen(_cli("live", "--once", "--batch-records", "10000"), env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
@@ -123,7 +123,7 @@ def exactly_once(layout: HomeLayout, n: int, env: dict[str, str], stream) -> dic
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=60)
     at_kill = _counts(layout)["live"]
-    runs = [json.loads(subprocess.run(_cli("live", "--once", "--json", "--no-label"), env=env, check=True,
+    runs = [json.loads(subprocess.run(_cli("live", "--once", "--json"), env=env, check=True,
                                       capture_output=True, text=True, timeout=1800).stdout) for _ in range(2)]
     after = _counts(layout)
     return {"records": n, "after_t1": wanted, "stored_at_kill": at_kill, "stored": after["live"],
@@ -142,14 +142,15 @@ def catch_up(layout: HomeLayout, n: int) -> dict:
     start = max(_t1(layout).values()) + timedelta(seconds=1)
     _produce(FolderStream(layout.live), sample_records(n, seed=21, start=start))
     began = time.perf_counter()
-    process = subprocess.Popen(_cli("live", "--once", "--json", "--no-label"), env=_env(layout),
+    process = subprocess.Popen(_cli("live", "--once", "--json"), env=_env(layout),
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     with TreeMemorySampler(process.pid) as sampler:
         out, _ = process.communicate(timeout=3600)
     seconds = time.perf_counter() - began
     report = json.loads(out)
     return {"records": n, "seconds": round(seconds, 2), "lines_per_s": round(report["records_read"] / seconds),
-            "rows_stored": report["rows_stored"], "peak_memory_mb": round(sampler.peak_mb)}
+            "rows_stored": report["rows_stored"], "new_templates": report["new_templates"],
+            "labelled_templates": report["labelled_templates"], "peak_memory_mb": round(sampler.peak_mb)}
 
 
 def _median_run(runs: list[dict]) -> dict:
@@ -165,7 +166,7 @@ def freshness(layout: HomeLayout, samples: int) -> dict:
     from logpilot_dagster.store.locks import connect_when_free
 
     stream = FolderStream(layout.live)
-    process = subprocess.Popen(_cli("live", "--no-label"), env=_env(layout), stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(_cli("live"), env=_env(layout), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     latencies = []
     try:
@@ -200,7 +201,7 @@ def _run(args: argparse.Namespace) -> int:
                      "date": datetime.now(UTC).isoformat(timespec="seconds")}
     with tempfile.TemporaryDirectory(prefix="lp-bench-live-") as tmp, ExitStack() as stack:
         root = Path(tmp)
-        print(f"bootstrapping {args.bootstrap_lines:,} sample lines", file=sys.stderr)
+        print(f"bootstrapping, classifying and indexing {args.bootstrap_lines:,} sample lines", file=sys.stderr)
         base = _bootstrapped(root, args.bootstrap_lines)
         folder_home = _copy(base, root, "exactly_once_folder")
         print("exactly once (folder)", file=sys.stderr)
