@@ -13,7 +13,7 @@ from pydantic import Field
 
 from logpilot_dagster.assets.reporting import bar_chart
 from logpilot_dagster.live.engine import LiveEngine
-from logpilot_dagster.live.labelling import TemplateLabeller, index_new_templates
+from logpilot_dagster.live.labelling import TemplateIndexer, TemplateLabeller
 from logpilot_dagster.live.schema_discovery import discover_new_templates
 from logpilot_dagster.live.stream import StreamRange
 from logpilot_dagster.resources.llm import LLMResource
@@ -52,7 +52,7 @@ def live_logs(context: AssetExecutionContext, config: LiveBatchConfig, storage: 
     with stream.open(layout) as log_stream, LiveEngine(
             layout, log_stream, limits=storage.stage_limits(), batch_records=stream.batch_records,
             batch_bytes=stream.batch_bytes, labeller=TemplateLabeller(llm=llm.config()),
-            on_new_templates=discovery, indexer=index_new_templates, log=context.log.info,
+            on_new_templates=discovery, indexer=TemplateIndexer(), log=context.log.info,
             llm_client=discovered.setdefault("llm", llm.client())) as engine:
         rng = StreamRange.from_config(config.range_json) if config.range_json else engine.plan()
         if rng.stream_key and rng.stream_key != log_stream.key:

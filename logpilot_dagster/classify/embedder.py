@@ -72,6 +72,10 @@ class SentenceEmbedder:
             list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
         )
 
+    def load(self) -> None:
+        """Load the model now rather than at the first `embed` (a process that knows it will embed soon)."""
+        self._loaded()
+
     def _loaded(self):
         with self._lock:
             if self._model is None:
@@ -313,6 +317,12 @@ class CachedEmbedder:
             fresh = {}
         with self._lock:
             return np.stack([fresh[t] if t in fresh else self._vectors[t] for t in texts])
+
+    def load(self) -> None:
+        """Load the wrapped model now, when it can be (see `SentenceEmbedder.load`)."""
+        load = getattr(self.inner, "load", None)
+        if load is not None:
+            load()
 
     def save(self) -> Path | None:
         """Write every vector to the store (atomically); None when there is no store or nothing new."""

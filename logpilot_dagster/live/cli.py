@@ -111,9 +111,9 @@ def _run_live(args: argparse.Namespace, layout: HomeLayout, settings, workers) -
 
     labeller = indexer = None
     if not args.no_label:  # the classifiers and the vector index are heavy imports
-        from logpilot_dagster.live.labelling import TemplateLabeller, index_new_templates
+        from logpilot_dagster.live.labelling import TemplateIndexer, TemplateLabeller
 
-        labeller, indexer = TemplateLabeller(), index_new_templates
+        labeller, indexer = TemplateLabeller(), TemplateIndexer()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

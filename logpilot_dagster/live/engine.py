@@ -274,6 +274,8 @@ class LiveEngine:
         if written.quarantined:
             counts.quarantine_by_reason = decoded.quarantine_by_reason
         counts.new_templates = len(new_templates)
+        if new_templates and not self._unlabelled:
+            self._prepare_labelling()
         self._unlabelled.update(new_templates)
         if decoded.unknown_headers:
             self._learn_formats(decoded.unknown_headers)
@@ -397,12 +399,20 @@ class LiveEngine:
         except Exception as exc:  # noqa: BLE001 - the rows are stored; the next batch samples again
             self.log(f"inferring the format of unknown live sources failed: {exc}")
 
+    def _prepare_labelling(self) -> None:
+        """Let the labeller and the indexer load what they need in the background while the pass goes on."""
+        for step in (self.labeller, self.indexer):
+            prepare = getattr(step, "prepare", None)
+            if prepare is not None:
+                prepare(self.layout)
+
     def _label_new_templates(self, counts: LiveCounts) -> None:
         """Label the pass's new templates through the cache and router, and add them to the vector index: once
-        a pass, not once a batch, since loading the classifier and the index costs a second or two and a
-        catch-up would pay it for every batch with a new template (their rows are stored and queryable
-        meanwhile). A failure here never undoes a committed batch: unlabelled templates are labelled by
-        the next pass that has some."""
+        a pass, not once a batch, since each labelling rewrites every template's label and syncs the whole
+        index (the first in a process also loads the classifier and chromadb, 1.5 s on a make-run home), and
+        a catch-up would pay that for every batch with a new template. Their rows are stored and queryable
+        meanwhile. A failure here never undoes a committed batch: unlabelled templates are labelled by the
+        next pass that has some."""
         new, self._unlabelled = self._unlabelled, {}
         if not new:
             return

@@ -1,10 +1,17 @@
-"""Label templates the live miner created, through the label cache and the router (rules → model → LLM).
+"""Label templates the live miner created, through the label cache and the router (rules → model → LLM), and
+add them to the vector index.
 
 The classifier is built once per process, before the warehouse is opened, so the DuckDB file is held only
-for the few reads and the one write `label_templates` does; known templates come from the cache.
+for the few reads and the one write `label_templates` does; known templates come from the cache. Both can
+`prepare` in a background thread (the engine asks when a pass commits its first new template): loading the
+model and importing chromadb then overlap the rest of the pass instead of following it.
 """
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextlib import suppress
 
 from logpilot_dagster.classify.template_labels import label_templates
 from logpilot_dagster.llm.client import LLMConfig
@@ -13,10 +20,43 @@ from logpilot_dagster.store.locks import connect_when_free
 from logpilot_dagster.store.versions import VersionStore
 
 
+class _Ahead:
+    """Work started in a daemon thread and waited for before the real call. A failure there is not raised:
+    the real call does the same work again and reports it."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+
+    def start(self, work: Callable[[], object]) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, args=(work,), name="live-labelling-prepare",
+                                            daemon=True)
+            self._thread.start()
+
+    @staticmethod
+    def _run(work: Callable[[], object]) -> None:
+        with suppress(Exception):  # the real call meets it again and reports it
+            work()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+
 class TemplateLabeller:
     def __init__(self, llm: LLMConfig | None = None, embedder=None) -> None:
         self.llm, self.embedder = llm, embedder
         self._classifier = None
+        self._ahead = _Ahead()
+
+    def prepare(self, layout: HomeLayout) -> None:
+        """Build the classifier and load its embedding model in the background."""
+        self._ahead.start(lambda: self._load(self.classifier(layout)))
+
+    @staticmethod
+    def _load(classifier) -> None:  # noqa: ANN001
+        if classifier.embedder is not None and hasattr(classifier.embedder, "load"):
+            classifier.embedder.load()
 
     def classifier(self, layout: HomeLayout):
         if self._classifier is None:
@@ -30,20 +70,35 @@ class TemplateLabeller:
         return self._classifier
 
     def __call__(self, layout: HomeLayout):
+        self._ahead.wait()
         classifier = self.classifier(layout)
         with connect_when_free(layout.duckdb) as con:
             return label_templates(con, classifier, layout.label_cache, corrections=layout.corrections)
 
 
-def index_new_templates(layout: HomeLayout):
-    """Bring the vector index up to date with `templates` (only new and changed ones are embedded), when
-    the index exists; None when there is none to update."""
-    from logpilot_dagster.vectors.index import default_embedder, index_exists, index_templates
+class TemplateIndexer:
+    """Bring the vector index up to date with `templates` (only new and changed ones are embedded), when the
+    index exists; None when there is none to update."""
 
-    if not index_exists(layout):
-        return None
-    embedder = default_embedder(layout)
-    result = index_templates(layout, embedder)
-    if hasattr(embedder, "save"):
-        embedder.save()
-    return result
+    def __init__(self) -> None:
+        self._ahead = _Ahead()
+
+    def prepare(self, layout: HomeLayout) -> None:
+        """Import chromadb and open the index's client in the background (a second or more)."""
+        from logpilot_dagster.vectors.index import chroma_client, index_exists
+
+        if index_exists(layout):
+            self._ahead.start(lambda: chroma_client(layout.chroma))
+
+    def __call__(self, layout: HomeLayout):
+        from logpilot_dagster.vectors.index import default_embedder, index_exists, index_templates
+
+        self._ahead.wait()
+        if not index_exists(layout):
+            return None
+        embedder = default_embedder(layout)
+        result = index_templates(layout, embedder)
+        if hasattr(embedder, "save"):
+            embedder.save()
+        return result
+

@@ -80,7 +80,7 @@ def test_new_templates_are_labelled_and_indexed_once_a_pass(tmp_path, indexed_ho
                                                             monkeypatch):
     """Two batches with new templates: one labelling and one index sync at the end of the pass, the new
     templates in the vector index, and the known ones' counts refreshed there without embedding them again."""
-    from logpilot_dagster.live.labelling import index_new_templates
+    from logpilot_dagster.live.labelling import TemplateIndexer
     from logpilot_dagster.vectors import index as vector_index
 
     shutil.copytree(indexed_home.home, tmp_path / "home", symlinks=True)
@@ -92,20 +92,26 @@ def test_new_templates_are_labelled_and_indexed_once_a_pass(tmp_path, indexed_ho
           "message": f"Flux capacitor unit {100 + i} recalibrated in {i * 3 + 1} ms by operator"} for i in range(30)]
         + [{"ts": (now + timedelta(seconds=40 + i)).isoformat(), "source": "nova",
             "message": f"Warp coil {i % 7} overheated: temperature={700 + i}K, shutting down"} for i in range(30)])
-    labelled, synced = [], []
+    labelled, prepared, synced = [], [], []
 
     def label(home: HomeLayout) -> None:  # the fixture's labels come from the ground truth, not a classifier
         labelled.append(home)
 
-    def index(home: HomeLayout) -> object:
-        synced.append(index_new_templates(home))
-        return synced[-1]
+    class Indexer(TemplateIndexer):
+        def prepare(self, home: HomeLayout) -> None:
+            prepared.append(len(labelled))
+            super().prepare(home)
+
+        def __call__(self, home: HomeLayout) -> object:
+            synced.append(super().__call__(home))
+            return synced[-1]
 
     with LiveEngine(layout, FolderStream(layout.live), log=lambda m: None, batch_records=30, workers=1,
-                    labeller=label, indexer=index) as engine:
+                    labeller=label, indexer=Indexer()) as engine:
         counts = engine.run_once()
     assert counts.batches == 2 and counts.new_templates >= 2
     assert len(labelled) == 1 and len(synced) == 1 and counts.labelled_templates == counts.new_templates
+    assert prepared == [0]  # once, at the first new template, before the labelling at the end of the pass
     with tables.connect(layout.duckdb, read_only=True) as con:
         new_ids = {r[0] for r in con.execute(
             "SELECT template_id FROM templates WHERE template LIKE 'Flux capacitor%' OR template LIKE 'Warp coil%'"
