@@ -69,9 +69,16 @@ def _counts(layout: HomeLayout) -> dict:
 
 
 def _bootstrapped(root: Path, lines: int) -> HomeLayout:
+    """The base home; Dagster's event stream goes to a log file, whose tail is shown if the bootstrap fails."""
     layout = HomeLayout.from_env(root / "bootstrapped")
-    subprocess.run(_cli("bootstrap", "--sample-lines", str(lines), "--seed", "7"), check=True,
-                   env=_env(layout, DAGSTER_HOME=str(root / "dagster_home")), stdout=subprocess.DEVNULL)
+    log = root / "bootstrap.log"
+    with log.open("w", encoding="utf-8") as sink:
+        done = subprocess.run(_cli("bootstrap", "--sample-lines", str(lines), "--seed", "7"), stdout=sink,
+                              stderr=subprocess.STDOUT, env=_env(layout, DAGSTER_HOME=str(root / "dagster_home")))
+    if done.returncode != 0:
+        tail = "".join(log.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)[-20:])
+        raise SystemExit(f"logpilot bench live: the base home's `logpilot bootstrap` failed "
+                         f"(exit {done.returncode}):\n{tail}")
     return layout
 
 

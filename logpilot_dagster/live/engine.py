@@ -84,7 +84,9 @@ class LiveCounts:
         return data
 
 
-Labeller = Callable[[HomeLayout], object]  # labels the templates that have no label yet (see `labelling`)
+# Labels the templates that have no label yet (see `labelling`). The labeller and the indexer may also have a
+# `prepare(layout)`, which the engine calls when a pass commits its first new template.
+Labeller = Callable[[HomeLayout], object]
 # (layout, new template texts by id, their sample lines, every template's (source, example) by id)
 OnNewTemplates = Callable[[HomeLayout, dict[str, str], dict[str, list[str]], dict[str, tuple[str, str]]], object]
 

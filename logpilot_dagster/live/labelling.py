@@ -101,4 +101,3 @@ class TemplateIndexer:
         if hasattr(embedder, "save"):
             embedder.save()
         return result
-

@@ -138,13 +138,13 @@ class VectorIndex:
         have = {i: m.get("digest") for i, m in metas.items()}
         stale = [i for i in have if i not in items]
         changed = [k for k, (digest, *_rest) in items.items() if have.get(k) != digest]
-        # The digest covers every optional key, so an entry it keeps has the same keys and Chroma's merging
-        # update sets them all.
-        refreshed = [k for k, (digest, _text, _doc, meta) in items.items()
-                     if have.get(k) == digest and metas[k] != {**meta, "digest": digest}]
+        wanted = {k: {**meta, "digest": digest} for k, (digest, _text, _doc, meta) in items.items()}
+        # An entry whose digest stays has the same keys (the digest covers the optional ones), so Chroma's
+        # merging update sets them all.
+        refreshed = [k for k in items if have.get(k) == wanted[k]["digest"] and metas[k] != wanted[k]]
         for start in range(0, len(refreshed), BATCH):
             ids = refreshed[start:start + BATCH]
-            collection.update(ids=ids, metadatas=[{**items[i][3], "digest": items[i][0]} for i in ids])
+            collection.update(ids=ids, metadatas=[wanted[i] for i in ids])
         for start in range(0, len(stale), BATCH):
             collection.delete(ids=stale[start:start + BATCH])
         for start in range(0, len(changed), BATCH):
@@ -156,7 +156,7 @@ class VectorIndex:
                 collection.delete(ids=replaced)
             collection.add(ids=ids, embeddings=np.asarray(vectors, dtype=np.float32),
                               documents=[items[i][2] for i in ids],
-                              metadatas=[{**items[i][3], "digest": items[i][0]} for i in ids])
+                              metadatas=[wanted[i] for i in ids])
         return SyncResult(total=len(items), upserted=len(changed), deleted=len(stale), refreshed=len(refreshed))
 
     # --- reading ----------------------------------------------------------------------------------------

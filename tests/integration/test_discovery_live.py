@@ -78,8 +78,8 @@ def test_new_templates_get_a_template_row_a_label_and_a_schema(live_home):
 
 def test_new_templates_are_labelled_and_indexed_once_a_pass(tmp_path, indexed_home, real_embedder,  # noqa: F811
                                                             monkeypatch):
-    """Two batches with new templates: one labelling and one index sync at the end of the pass, the new
-    templates in the vector index, and the known ones' counts refreshed there without embedding them again."""
+    """Two batches with new templates: prepared at the first, one labelling and one index sync at the end of
+    the pass, the new templates in the vector index with their counts, and no known template written again."""
     from logpilot_dagster.live.labelling import TemplateIndexer
     from logpilot_dagster.vectors import index as vector_index
 
@@ -116,14 +116,13 @@ def test_new_templates_are_labelled_and_indexed_once_a_pass(tmp_path, indexed_ho
         new_ids = {r[0] for r in con.execute(
             "SELECT template_id FROM templates WHERE template LIKE 'Flux capacitor%' OR template LIKE 'Warp coil%'"
         ).fetchall()}
-        nova_count = con.execute("SELECT count FROM templates WHERE template_id = ?",
-                                 [next(iter(new_ids))]).fetchone()[0]
-    assert len(new_ids) == 2
+        counts_by_id = dict(con.execute("SELECT template_id, count FROM templates WHERE template_id IN (SELECT "
+                                        "unnest(?::VARCHAR[]))", [sorted(new_ids)]).fetchall())
+    assert len(new_ids) == 2 and sum(counts_by_id.values()) == 60
     assert (synced[0].upserted, synced[0].refreshed) == (2, 0)  # no known template's count moved
     stored = vector_index.VectorIndex(layout.chroma, real_embedder).collection(vector_index.TEMPLATES).get(
         ids=sorted(new_ids), include=["metadatas"])
-    assert sorted(stored["ids"]) == sorted(new_ids)
-    assert {m["count"] for m in stored["metadatas"]} <= {nova_count, 60 - nova_count}
+    assert {i: m["count"] for i, m in zip(stored["ids"], stored["metadatas"], strict=True)} == counts_by_id
 
 
 def _raw_line_records(start: datetime, n: int, offset: int = 0) -> list[dict]:
