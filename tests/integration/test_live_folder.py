@@ -314,3 +314,25 @@ def test_a_t1_raised_after_the_batch_was_decoded_still_holds_at_the_write(live_h
     assert counts.rows_stored == 2000 - behind
     with tables.connect(live_home.duckdb, read_only=True) as con:
         assert tables.live_rows_at_or_before_t1(con) == 0
+
+
+def _row_groups(layout: HomeLayout) -> int:
+    with tables.connect(layout.duckdb, read_only=True) as con:
+        return con.execute("SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('logs')").fetchone()[0]
+
+
+@pytest.mark.parametrize("keep_from", [400, 10_000])
+def test_large_live_batches_keep_their_row_groups_small_ones_are_merged(live_home, monkeypatch, keep_from):
+    """A batch of at least `NO_VACUUM_ROWS` is a row group of its own that the checkpoint leaves as it is (the
+    vacuum's merging cost a catch-up ~0.7 s every few batches); smaller batches are merged, so keeping up
+    with a trickle does not leave a row group per batch."""
+    monkeypatch.setattr(tables, "NO_VACUUM_ROWS", keep_from)
+    before = _row_groups(live_home)
+    latest = max(t1_of(live_home).values())
+    FolderStream(live_home.live).append(list(sample_records(3000, seed=4, start=latest + timedelta(seconds=1))))
+    with LiveEngine(live_home, FolderStream(live_home.live), batch_records=500, log=lambda m: None,
+                    workers=1) as engine:
+        counts = engine.run_once()
+    assert counts.batches == 6 and counts.rows_stored == 3000 and counts.conserved
+    added = _row_groups(live_home) - before
+    assert added == 6 if keep_from == 400 else added < 6
