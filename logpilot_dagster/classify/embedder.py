@@ -21,6 +21,8 @@ from typing import Protocol
 
 import numpy as np
 
+from logpilot_dagster.classify import vector_files
+
 log = logging.getLogger(__name__)
 
 EMBEDDING_MODEL_ENV = "LOGPILOT_EMBEDDING_MODEL"
@@ -264,7 +266,7 @@ def _json(path: Path):
         return None
 
 
-EMBEDDINGS_FILE = "embeddings.npz"  # in a model store: the vectors of every text embedded for it so far
+EMBEDDINGS_FILE = vector_files.EMBEDDINGS_FILE
 
 
 def store_embedder(store: Path | None, model_path: str | Path | None = None) -> CachedEmbedder:
@@ -282,9 +284,9 @@ class CachedEmbedder:
     Batches go to the wrapped embedder in one call per `embed`, only for the texts not seen before.
     `computed` counts texts actually embedded (what costs time), so tests can check the cache works.
     With a `store` file (a model store's `embeddings.npz`), vectors outlive the process: `save()` writes
-    them, the next process that opens the store starts with them, so a template embedded in training is not
-    embedded again when the templates are labelled (Dagster runs those steps in different processes), and
-    when every text is known the sentence-transformers stack is not even imported.
+    the new ones (see `vector_files`), the next process that opens the store starts with them, so a template
+    embedded in training is not embedded again when the templates are labelled (Dagster runs those steps in
+    different processes), and when every text is known the sentence-transformers stack is not even imported.
     """
 
     def __init__(self, inner: Embedder, max_items: int = 200_000, store: str | Path | None = None):
@@ -294,7 +296,10 @@ class CachedEmbedder:
         self.computed = 0
         self.store = Path(store) if store else None
         self._vectors: dict[str, np.ndarray] = {}
-        self._unsaved = False
+        self._new: dict[str, np.ndarray] = {}  # embedded since the last save
+        # The next save writes every vector as the base: the cache was cleared, or the base is not this model's.
+        self._whole = False
+        self._segments_read: list[Path] = []
         self._lock = threading.Lock()
         self.from_store = self._read_store()
 
@@ -309,10 +314,12 @@ class CachedEmbedder:
             with self._lock:
                 if len(self._vectors) + len(missing) > self.max_items:
                     self._vectors.clear()  # simple and bounded; templates are few, so this rarely happens
-                self._vectors.update(zip(missing, vectors, strict=True))
+                    self._new.clear()
+                    self._whole = True
+                fresh = dict(zip(missing, vectors, strict=True))
+                self._vectors.update(fresh)
+                self._new.update(fresh)
                 self.computed += len(missing)
-                self._unsaved = True
-            fresh = dict(zip(missing, vectors, strict=True))
         else:
             fresh = {}
         with self._lock:
@@ -325,38 +332,41 @@ class CachedEmbedder:
             load()
 
     def save(self) -> Path | None:
-        """Write every vector to the store (atomically); None when there is no store or nothing new."""
-        if self.store is None or not self._unsaved:
+        """Write the vectors embedded since the last save to the store, as a segment, or every vector as the
+        base when there is none yet or segments piled up; None when there is no store or nothing new."""
+        if self.store is None or not self._new:
             return None
         with self._lock:
-            texts = list(self._vectors)
-            vectors = np.stack([self._vectors[t] for t in texts]).astype(np.float32)
-            self._unsaved = False
-        encoded = [t.encode("utf-8") for t in texts]
-        self.store.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.store.with_name(self.store.name + ".tmp")
-        with tmp.open("wb") as handle:  # texts as one UTF-8 blob and end offsets: fixed-width strings are huge
-            np.savez(handle, embedder=np.array(self.name), vectors=vectors,
-                     ends=np.cumsum([len(e) for e in encoded], dtype=np.int64),
-                     blob=np.frombuffer(b"".join(encoded), dtype=np.uint8))
-        tmp.replace(self.store)
+            whole = self._whole or not self.store.is_file() or len(self._segments_read) >= vector_files.MAX_SEGMENTS
+            items = self._vectors if whole else self._new
+            texts = list(items)
+            vectors = np.stack([items[t] for t in texts])
+            self._new, self._whole = {}, False
+        if not whole:
+            self._segments_read.append(vector_files.write(vector_files.new_segment(self.store), self.name, texts,
+                                                          vectors))
+            return self.store
+        vector_files.write(self.store, self.name, texts, vectors)
+        for segment in self._segments_read:  # all in the base now; a segment saved since by another stays
+            segment.unlink(missing_ok=True)
+        self._segments_read = []
         return self.store
 
     def _read_store(self) -> int:
-        """Start from the store's vectors when they come from the same embedding model; it is only a cache,
-        so a missing, unreadable or foreign file means starting empty."""
-        if self.store is None or not self.store.is_file():
+        """Start from the store's vectors (its base and segments) when they come from the same embedding model;
+        it is only a cache, so a missing, unreadable or foreign file is skipped."""
+        if self.store is None:
             return 0
-        try:
-            with np.load(self.store, allow_pickle=False) as saved:
-                if str(saved["embedder"]) != self.name:
-                    return 0
-                vectors, ends, blob = saved["vectors"], saved["ends"], saved["blob"].tobytes()
-        except (OSError, ValueError, KeyError):
-            return 0
-        starts = np.r_[0, ends[:-1]]
-        texts = [blob[a:b].decode("utf-8") for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
-        if len(texts) != len(vectors) or len(texts) > self.max_items:
-            return 0
-        self._vectors.update(zip(texts, vectors, strict=True))
-        return len(texts)
+        for path in vector_files.files(self.store):
+            found = vector_files.read(path)
+            if path != self.store:
+                self._segments_read.append(path)  # a skipped one too: the next whole save replaces it
+            if found is None or found.embedder != self.name:
+                self._whole = self._whole or path == self.store
+                continue
+            if len(self._vectors) + len(found.texts) > self.max_items:
+                self._vectors.clear()
+                self._whole = True
+                return 0
+            self._vectors.update(zip(found.texts, found.vectors, strict=True))
+        return len(self._vectors)

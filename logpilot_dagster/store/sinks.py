@@ -245,41 +245,34 @@ def _cleared(value, pattern: re.Pattern[str]):
     return value, 0
 
 
-def _embedding_texts(layout: HomeLayout) -> tuple[Path, list[str]] | None:
-    path = layout.classifier_store / "embeddings.npz"
-    if not path.is_file():
-        return None
-    with np.load(path, allow_pickle=False) as saved:
-        ends, blob = saved["ends"], saved["blob"].tobytes()
-    starts = np.r_[0, ends[:-1]]
-    return path, [blob[a:b].decode("utf-8") for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+def _embedding_files(layout: HomeLayout) -> list:
+    from logpilot_dagster.classify import vector_files
+
+    base = layout.classifier_store / vector_files.EMBEDDINGS_FILE
+    found = (vector_files.read(path) for path in vector_files.files(base))
+    return [f for f in found if f is not None]
 
 
 def _find_embeddings(layout: HomeLayout, subject: str) -> int:
-    found = _embedding_texts(layout)
     pattern = re.compile(subject_pattern(subject))
-    return sum(1 for t in found[1] if pattern.search(t)) if found else 0
+    return sum(1 for found in _embedding_files(layout) for t in found.texts if pattern.search(t))
 
 
 def _delete_embeddings(layout: HomeLayout, subject: str) -> int:
-    """The vector cache keyed by text: entries whose text holds the subject are dropped (recomputed if needed)."""
-    found = _embedding_texts(layout)
-    if not found:
-        return 0
-    path, texts = found
+    """The vector cache keyed by text (its base and segments): entries whose text holds the subject are dropped
+    (recomputed if needed)."""
+    from logpilot_dagster.classify import vector_files
+
     pattern = re.compile(subject_pattern(subject))
-    keep = np.array([not pattern.search(t) for t in texts], dtype=bool)
-    if keep.all():
-        return 0
-    with np.load(path, allow_pickle=False) as saved:
-        name, vectors = saved["embedder"], saved["vectors"][keep]
-    encoded = [t.encode("utf-8") for t, k in zip(texts, keep, strict=True) if k]
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as handle:
-        np.savez(handle, embedder=name, vectors=vectors, ends=np.cumsum([len(e) for e in encoded], dtype=np.int64),
-                 blob=np.frombuffer(b"".join(encoded), dtype=np.uint8))
-    tmp.replace(path)
-    return int((~keep).sum())
+    dropped = 0
+    for found in _embedding_files(layout):
+        keep = np.array([not pattern.search(t) for t in found.texts], dtype=bool)
+        if keep.all():
+            continue
+        vector_files.write(found.path, found.embedder, [t for t, k in zip(found.texts, keep, strict=True) if k],
+                           found.vectors[keep])
+        dropped += int((~keep).sum())
+    return dropped
 
 
 def _registry_json(layout: HomeLayout) -> list[Path]:

@@ -219,6 +219,38 @@ def test_a_stored_cache_carries_vectors_to_the_next_process(tmp_path):
     assert inner.texts == 1
 
 
+def test_a_save_writes_only_what_is_new_and_folds_segments_into_the_base(tmp_path, monkeypatch):
+    """Saving a few new vectors must not rewrite the whole cache (30 MB on a make-run home); once segments
+    pile up, the next save writes one base again and removes them."""
+    from support.labelled import HashingEmbedder
+
+    from logpilot_dagster.classify import vector_files
+    from logpilot_dagster.classify.embedder import CachedEmbedder
+
+    monkeypatch.setattr(vector_files, "MAX_SEGMENTS", 2)
+    store = tmp_path / "embeddings.npz"
+    first = CachedEmbedder(HashingEmbedder(), store=store)
+    first.embed([f"template {i} <*>" for i in range(100)])
+    first.save()
+    assert vector_files.segments(store) == []  # no base yet: the first save is the base
+    for n in range(2):
+        cache = CachedEmbedder(HashingEmbedder(), store=store)
+        cache.embed([f"new {n} <*>"])
+        cache.save()
+        (segment,) = vector_files.segments(store)[n:]
+        assert vector_files.read(segment).texts == [f"new {n} <*>"]  # one vector, not 101
+        assert vector_files.read(store).texts == [f"template {i} <*>" for i in range(100)]
+    inner = HashingEmbedder()
+    third = CachedEmbedder(inner, store=store)
+    assert third.from_store == 102
+    third.embed(["new 2 <*>"])
+    third.save()  # two segments read: everything becomes the base again
+    assert vector_files.segments(store) == [] and len(vector_files.read(store).texts) == 103
+    last = CachedEmbedder(HashingEmbedder(), store=store)
+    assert last.from_store == 103
+    assert np.allclose(last.embed(["new 0 <*>"]), HashingEmbedder().embed(["new 0 <*>"]))
+
+
 def test_a_foreign_or_broken_store_is_ignored(tmp_path):
     from support.labelled import HashingEmbedder
 
@@ -249,3 +281,30 @@ def test_a_store_that_cannot_be_written_is_served_by_torch_without_an_export_att
     encoder = MeanPoolingEncoder.for_folder(default_model_path(), tmp_path / "store" / EXPORT_DIR)
     assert encoder.backend == "torch" and loads == [False]  # one plain load, no copy for tracing
     assert not (tmp_path / "store").exists()
+
+
+def test_a_purge_reaches_the_cache_s_segments_too(tmp_path):
+    from support.labelled import HashingEmbedder
+
+    from logpilot_dagster.classify import vector_files
+    from logpilot_dagster.classify.embedder import store_embedder
+    from logpilot_dagster.store import sinks
+    from logpilot_dagster.store.layout import HomeLayout
+
+    layout = HomeLayout(tmp_path)
+    base = layout.classifier_store / vector_files.EMBEDDINGS_FILE
+    first = store_embedder(layout.classifier_store)
+    first.inner = HashingEmbedder()
+    first.embed(["user cust_qz7741 logged in", "disk full on <*>"])
+    first.save()
+    second = store_embedder(layout.classifier_store)
+    second.inner = HashingEmbedder()
+    second.embed(["password reset for cust_qz7741", "cust_qz77410 is another customer"])
+    second.save()
+    assert len(vector_files.segments(base)) == 1
+    assert sinks._find_embeddings(layout, "cust_qz7741") == 2
+    assert sinks._delete_embeddings(layout, "cust_qz7741") == 2
+    assert sinks._find_embeddings(layout, "cust_qz7741") == 0
+    left = [t for path in vector_files.files(base) for t in vector_files.read(path).texts]
+    assert sorted(left) == ["cust_qz77410 is another customer", "disk full on <*>"]
+    assert b"cust_qz7741 " not in b"".join(p.read_bytes() for p in base.parent.iterdir())
