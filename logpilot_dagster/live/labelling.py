@@ -13,7 +13,6 @@ import threading
 from collections.abc import Callable
 from contextlib import suppress
 
-from logpilot_dagster.classify.template_labels import label_templates
 from logpilot_dagster.llm.client import LLMConfig
 from logpilot_dagster.store.layout import HomeLayout
 from logpilot_dagster.store.locks import connect_when_free
@@ -70,6 +69,8 @@ class TemplateLabeller:
         return self._classifier
 
     def __call__(self, layout: HomeLayout):
+        from logpilot_dagster.classify.template_labels import label_templates  # pandas: not at the start
+
         self._ahead.wait()
         classifier = self.classifier(layout)
         with connect_when_free(layout.duckdb) as con:
