@@ -22,13 +22,16 @@ Step 4 alone, on a home whose templates are labelled already (`make run` leaves 
 The 1,000-line CSV the README times `logpilot classify` on, from the bootstrap home of a `--workdir W` run:
 
     .venv/bin/python benchmarks/bench_bootstrap_classify.py --classify-csv W/bootstrap IN.csv
+    rm -f W/train/models/classifier/embeddings-*.npz
     cp W/train/models/classifier/embeddings.trained.npz W/train/models/classifier/embeddings.npz
     time .venv/bin/logpilot classify --input IN.csv --output OUT.csv --model W/train/models/classifier
 
 Step 3 alone (its cold start), on the homes of a `--workdir W` run. Labelling adds the vectors it computed to
 the store, so put back the store's vectors as training left them (the benchmark keeps a copy, `TRAINED_VECTORS`) and empty the
-label cache first; without the first `cp`, every vector is cached and torch is never imported:
+label cache first; without the `rm` of the segments labelling saved and the `cp`, every vector is cached and
+torch is never imported:
 
+    rm -f W/train/models/classifier/embeddings-*.npz
     cp W/train/models/classifier/embeddings.trained.npz W/train/models/classifier/embeddings.npz
     rm -f W/bootstrap/models/template_labels_cache.json
     time .venv/bin/python benchmarks/bench_bootstrap_classify.py --label W/bootstrap W/train/models/classifier
@@ -38,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,9 +48,11 @@ import time
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from logpilot_dagster.bench.report import write_json_report
 from logpilot_dagster.bootstrap.steps import run_bootstrap
+from logpilot_dagster.classify import vector_files
 from logpilot_dagster.classify.classifier import ClassifierConfig, HybridClassifier, default_model_store
 from logpilot_dagster.classify.embedder import EMBEDDINGS_FILE, store_embedder
 from logpilot_dagster.classify.rules import RuleSet
@@ -161,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     train_layout, _, train_lines = bootstrap_home(workdir / "train", args.train_lines, args.train_seed)
     store = default_model_store(train_layout)
     training = train_promoted(train_layout, store)
-    shutil.copy(store / EMBEDDINGS_FILE, store / TRAINED_VECTORS)
+    model = store_embedder(store).name
+    _, trained = vector_files.collect(store / EMBEDDINGS_FILE, model)  # the base and any segments
+    vector_files.write(store / TRAINED_VECTORS, model, list(trained), np.stack(list(trained.values())))
     print(f"trained on {train_lines:,} lines (seed {args.train_seed}): {json.dumps(training)}")
 
     layout, boot_s, lines = bootstrap_home(workdir / "bootstrap", args.lines, args.seed)

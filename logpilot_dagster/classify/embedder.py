@@ -267,6 +267,7 @@ def _json(path: Path):
 
 
 EMBEDDINGS_FILE = vector_files.EMBEDDINGS_FILE
+FOLD_WAIT_S = 10.0
 
 
 def store_embedder(store: Path | None, model_path: str | Path | None = None) -> CachedEmbedder:
@@ -297,7 +298,7 @@ class CachedEmbedder:
         self.store = Path(store) if store else None
         self._vectors: dict[str, np.ndarray] = {}
         self._new: dict[str, np.ndarray] = {}  # embedded since the last save
-        # The next save writes every vector as the base: the cache was cleared, or the base is not this model's.
+        # The next save folds the store into one base: the cache was cleared, or the base is not this model's.
         self._whole = False
         self._segments_read: list[Path] = []
         self._lock = threading.Lock()
@@ -332,25 +333,46 @@ class CachedEmbedder:
             load()
 
     def save(self) -> Path | None:
-        """Write the vectors embedded since the last save to the store, as a segment, or every vector as the
-        base when there is none yet or segments piled up; None when there is no store or nothing new."""
-        if self.store is None or not self._new:
+        """Write the vectors embedded since the last save to the store as a segment; fold the store into one
+        base instead when it has none of this model's or segments piled up. None when there is no store or
+        nothing new."""
+        if self.store is None:
             return None
         with self._lock:
-            whole = self._whole or not self.store.is_file() or len(self._segments_read) >= vector_files.MAX_SEGMENTS
-            items = self._vectors if whole else self._new
-            texts = list(items)
-            vectors = np.stack([items[t] for t in texts])
-            self._new, self._whole = {}, False
-        if not whole:
-            self._segments_read.append(vector_files.write(vector_files.new_segment(self.store), self.name, texts,
-                                                          vectors))
-            return self.store
-        vector_files.write(self.store, self.name, texts, vectors)
-        for segment in self._segments_read:  # all in the base now; a segment saved since by another stays
-            segment.unlink(missing_ok=True)
-        self._segments_read = []
+            if not self._new:
+                return None
+            new, self._new = self._new, {}
+            if self._whole or not self.store.is_file() or len(self._segments_read) >= vector_files.MAX_SEGMENTS:
+                from logpilot_dagster.store.locks import Busy
+
+                try:
+                    self._fold()
+                    self._whole = False
+                    return self.store
+                except Busy:  # another process folds now: save as a segment, the next fold takes it in
+                    pass
+            texts = list(new)
+            segment = vector_files.new_segment(self.store)
+            self._segments_read.append(vector_files.write(segment, self.name, texts, np.stack([new[t] for t in texts])))
         return self.store
+
+    def _fold(self) -> None:
+        """One base: what the store's files hold now (another process may have saved since this one read them)
+        with this process's vectors on top, then the segments folded in removed. Under a lock, so that two
+        folds never drop each other's vectors; when both would not fit in `max_items`, this process's alone."""
+        from logpilot_dagster.store.locks import file_lock
+
+        with file_lock(self.store.with_name(self.store.name + ".lock"), FOLD_WAIT_S, "the embedding cache"):
+            listed, items = vector_files.collect(self.store, self.name)
+            if len(items.keys() | self._vectors.keys()) > self.max_items:
+                items = {}
+            items.update(self._vectors)
+            texts = list(items)
+            vector_files.write(self.store, self.name, texts, np.stack([items[t] for t in texts]))
+            for path in listed:
+                if path != self.store:
+                    path.unlink(missing_ok=True)
+            self._segments_read = []
 
     def _read_store(self) -> int:
         """Start from the store's vectors (its base and segments) when they come from the same embedding model;
@@ -360,9 +382,9 @@ class CachedEmbedder:
         for path in vector_files.files(self.store):
             found = vector_files.read(path)
             if path != self.store:
-                self._segments_read.append(path)  # a skipped one too: the next whole save replaces it
+                self._segments_read.append(path)  # a skipped one too: it counts towards the next fold
             if found is None or found.embedder != self.name:
-                self._whole = self._whole or path == self.store
+                self._whole = self._whole or path == self.store  # the next save folds the store over it
                 continue
             if len(self._vectors) + len(found.texts) > self.max_items:
                 self._vectors.clear()

@@ -12,6 +12,7 @@ Each file holds the embedding model's name, the vectors, and the texts as one UT
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +34,9 @@ class VectorFile:
 
 def segments(base: Path) -> list[Path]:
     """The segments saved after `base`, oldest first (their names sort by the time they were written)."""
-    return sorted(base.parent.glob(f"{base.stem}-*{base.suffix}")) if base.parent.is_dir() else []
+    if not base.parent.is_dir():
+        return []
+    return sorted(base.parent.glob(f"{base.stem}-[0-9]*-[0-9]*{base.suffix}"))
 
 
 def files(base: Path) -> list[Path]:
@@ -41,28 +44,51 @@ def files(base: Path) -> list[Path]:
     return ([base] if base.is_file() else []) + segments(base)
 
 
+def temporary(base: Path) -> list[Path]:
+    """Files a write interrupted by a crash left behind (they may hold texts: the purge removes them)."""
+    if not base.parent.is_dir():
+        return []
+    return sorted(base.parent.glob(f".{base.stem}*.tmp")) + sorted(base.parent.glob(f"{base.name}.tmp"))
+
+
 def read(path: Path) -> VectorFile | None:
+    """The file's contents; None when it cannot be read (missing, truncated, not an npz of this layout)."""
     try:
         with np.load(path, allow_pickle=False) as saved:
             name, vectors = str(saved["embedder"]), saved["vectors"]
-            ends, blob = saved["ends"], saved["blob"].tobytes()
-        starts = np.r_[0, ends[:-1]]
-        texts = [blob[a:b].decode("utf-8") for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
-    except (OSError, ValueError, KeyError, UnicodeDecodeError):
+            ends, blob = saved["ends"].tolist(), saved["blob"].tobytes()
+        texts = [blob[a:b].decode("utf-8") for a, b in zip([0, *ends][:len(ends)], ends, strict=True)]
+    except Exception:  # noqa: BLE001 - a cache: whatever is wrong with the file (EOFError, BadZipFile, ...)
         return None
     return VectorFile(path, name, texts, vectors) if len(texts) == len(vectors) else None
+
+
+def collect(base: Path, embedder: str) -> tuple[list[Path], dict[str, np.ndarray]]:
+    """The files the store has now, and every vector of `embedder` in them (a later file's vector wins)."""
+    listed = files(base)
+    vectors: dict[str, np.ndarray] = {}
+    for path in listed:
+        found = read(path)
+        if found is not None and found.embedder == embedder:
+            vectors.update(zip(found.texts, found.vectors, strict=True))
+    return listed, vectors
 
 
 def write(path: Path, embedder: str, texts: Sequence[str], vectors: np.ndarray) -> Path:
     """Write one file atomically (a reader sees the old one or the new one, never half of it)."""
     encoded = [t.encode("utf-8") for t in texts]
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as handle:
-        np.savez(handle, embedder=np.array(embedder), vectors=np.asarray(vectors, dtype=np.float32),
-                 ends=np.cumsum([len(e) for e in encoded], dtype=np.int64),
-                 blob=np.frombuffer(b"".join(encoded), dtype=np.uint8))
-    tmp.replace(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, embedder=np.array(embedder),
+                     vectors=np.asarray(vectors, dtype=np.float32),
+                     ends=np.cumsum([len(e) for e in encoded], dtype=np.int64),
+                     blob=np.frombuffer(b"".join(encoded), dtype=np.uint8))
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

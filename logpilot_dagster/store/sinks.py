@@ -245,34 +245,45 @@ def _cleared(value, pattern: re.Pattern[str]):
     return value, 0
 
 
-def _embedding_files(layout: HomeLayout) -> list:
+def _embedding_files(layout: HomeLayout) -> list[tuple[Path, object]]:
+    """(path, contents or None when unreadable) of the vector cache's base and segments."""
     from logpilot_dagster.classify import vector_files
 
     base = layout.classifier_store / vector_files.EMBEDDINGS_FILE
-    found = (vector_files.read(path) for path in vector_files.files(base))
-    return [f for f in found if f is not None]
+    return [(path, vector_files.read(path)) for path in vector_files.files(base)]
+
+
+def _matching_texts(layout: HomeLayout, pattern: re.Pattern[str]) -> set[str]:
+    return {t for _, found in _embedding_files(layout) if found is not None for t in found.texts if pattern.search(t)}
 
 
 def _find_embeddings(layout: HomeLayout, subject: str) -> int:
-    pattern = re.compile(subject_pattern(subject))
-    return sum(1 for found in _embedding_files(layout) for t in found.texts if pattern.search(t))
+    return len(_matching_texts(layout, re.compile(subject_pattern(subject))))
 
 
 def _delete_embeddings(layout: HomeLayout, subject: str) -> int:
     """The vector cache keyed by text (its base and segments): entries whose text holds the subject are dropped
-    (recomputed if needed)."""
+    (recomputed if needed); a file that cannot be read, or a write a crash left behind, is removed whole (it
+    may hold the subject, and it is only a cache). Returns how many distinct texts were dropped."""
     from logpilot_dagster.classify import vector_files
 
     pattern = re.compile(subject_pattern(subject))
-    dropped = 0
-    for found in _embedding_files(layout):
+    dropped = _matching_texts(layout, pattern)
+    for path, found in _embedding_files(layout):
+        if found is None:
+            path.unlink(missing_ok=True)
+            continue
         keep = np.array([not pattern.search(t) for t in found.texts], dtype=bool)
         if keep.all():
             continue
-        vector_files.write(found.path, found.embedder, [t for t, k in zip(found.texts, keep, strict=True) if k],
+        if not keep.any():
+            path.unlink(missing_ok=True)
+            continue
+        vector_files.write(path, found.embedder, [t for t, k in zip(found.texts, keep, strict=True) if k],
                            found.vectors[keep])
-        dropped += int((~keep).sum())
-    return dropped
+    for leftover in vector_files.temporary(layout.classifier_store / vector_files.EMBEDDINGS_FILE):
+        leftover.unlink(missing_ok=True)
+    return len(dropped)
 
 
 def _registry_json(layout: HomeLayout) -> list[Path]:

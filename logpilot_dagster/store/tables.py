@@ -474,7 +474,24 @@ def write_live_batch(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantined
     merged so that they only move forward. Re-running a batch inserts nothing and moves nothing."""
     ensure_schema(con)
     con.execute("SET threads = 1")  # a batch is small; the live workers have the cores
-    con.execute("SET max_vacuum_tasks = 0" if rows.num_rows >= NO_VACUUM_ROWS else "RESET max_vacuum_tasks")
+    keep_row_group = rows.num_rows >= NO_VACUUM_ROWS
+    if keep_row_group:
+        con.execute("SET max_vacuum_tasks = 0")
+    try:
+        written = _write_within_memory(con, rows, quarantined, templates, stream_key, positions)
+        if keep_row_group:
+            # Now, while the vacuum is off: the setting is the database's, not this connection's, so it is
+            # put back below instead of being left to the checkpoint at close (and to any other connection).
+            with suppress(duckdb.Error):  # another connection's transaction is open: the close checkpoints
+                con.execute("CHECKPOINT")
+        return written
+    finally:
+        if keep_row_group:
+            con.execute("RESET max_vacuum_tasks")
+
+
+def _write_within_memory(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantined: pa.Table,
+                         templates: pa.Table, stream_key: str, positions: dict[str, int]) -> LiveWrite:
     try:
         con.execute("SET memory_limit = ?", [DEFAULT_LIVE_MEMORY])  # fails if DuckDB holds more already
         return _write_live_batch(con, rows, quarantined, templates, stream_key, positions)

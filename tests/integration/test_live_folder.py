@@ -336,3 +336,16 @@ def test_large_live_batches_keep_their_row_groups_small_ones_are_merged(live_hom
     assert counts.batches == 6 and counts.rows_stored == 3000 and counts.conserved
     added = _row_groups(live_home) - before
     assert added == 6 if keep_from == 400 else added < 6
+
+
+def test_a_large_live_batch_puts_the_vacuum_setting_back(live_home, monkeypatch):
+    """`max_vacuum_tasks` belongs to the database, not the connection: another connection of the process, open
+    meanwhile, must not be left without vacuum (its deletes would never be reclaimed)."""
+    monkeypatch.setattr(tables, "NO_VACUUM_ROWS", 100)
+    latest = max(t1_of(live_home).values())
+    FolderStream(live_home.live).append(list(sample_records(1000, seed=5, start=latest + timedelta(seconds=1))))
+    with tables.connect(live_home.duckdb) as other:
+        default = other.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0]
+        with LiveEngine(live_home, FolderStream(live_home.live), log=lambda m: None, workers=1) as engine:
+            assert engine.run_once().rows_stored == 1000
+        assert other.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0] == default

@@ -251,6 +251,31 @@ def test_a_save_writes_only_what_is_new_and_folds_segments_into_the_base(tmp_pat
     assert np.allclose(last.embed(["new 0 <*>"]), HashingEmbedder().embed(["new 0 <*>"]))
 
 
+def test_a_fold_keeps_what_another_process_saved_since_and_skips_broken_segments(tmp_path, monkeypatch):
+    from support.labelled import HashingEmbedder
+
+    from logpilot_dagster.classify import vector_files
+    from logpilot_dagster.classify.embedder import CachedEmbedder
+
+    monkeypatch.setattr(vector_files, "MAX_SEGMENTS", 1)
+    store = tmp_path / "embeddings.npz"
+    seed = CachedEmbedder(HashingEmbedder(), store=store)
+    seed.embed(["base <*>"])
+    seed.save()
+    vector_files.new_segment(store).write_bytes(b"")  # empty: a crash before anything was written
+    a = CachedEmbedder(HashingEmbedder(), store=store)  # reads the base and the broken segment
+    b = CachedEmbedder(HashingEmbedder(), store=store)
+    b.embed(["saved by b <*>"])
+    b.save()  # b read one segment: it folds, and the broken one is gone
+    c = CachedEmbedder(HashingEmbedder(), store=store)
+    c.embed(["saved by c <*>"])
+    c.save()  # a segment a never read
+    a.embed(["saved by a <*>"])
+    a.save()  # a folds from what it read: c's segment must not be lost
+    assert vector_files.segments(store) == []
+    assert sorted(vector_files.read(store).texts) == ["base <*>", "saved by a <*>", "saved by b <*>", "saved by c <*>"]
+
+
 def test_a_foreign_or_broken_store_is_ignored(tmp_path):
     from support.labelled import HashingEmbedder
 
@@ -307,4 +332,29 @@ def test_a_purge_reaches_the_cache_s_segments_too(tmp_path):
     assert sinks._find_embeddings(layout, "cust_qz7741") == 0
     left = [t for path in vector_files.files(base) for t in vector_files.read(path).texts]
     assert sorted(left) == ["cust_qz77410 is another customer", "disk full on <*>"]
-    assert b"cust_qz7741 " not in b"".join(p.read_bytes() for p in base.parent.iterdir())
+    stored = b"".join(p.read_bytes() for p in base.parent.iterdir())
+    assert b"logged in" not in stored and b"password reset" not in stored and b"another customer" in stored
+
+
+def test_a_purge_removes_unreadable_cache_files_and_interrupted_writes(tmp_path):
+    from support.labelled import HashingEmbedder
+
+    from logpilot_dagster.classify import vector_files
+    from logpilot_dagster.classify.embedder import CachedEmbedder
+    from logpilot_dagster.store import sinks
+    from logpilot_dagster.store.layout import HomeLayout
+
+    layout = HomeLayout(tmp_path)
+    base = layout.classifier_store / vector_files.EMBEDDINGS_FILE
+    cache = CachedEmbedder(HashingEmbedder(), store=base)
+    cache.embed(["user cust_qz7741 logged in"])
+    cache.save()
+    truncated = vector_files.new_segment(base)
+    truncated.write_bytes(base.read_bytes()[:100])  # a segment a crash cut short
+    interrupted = base.with_name(".embeddings-abc123.tmp")
+    interrupted.write_bytes(b"user cust_qz7741 logged in")
+    assert sinks._find_embeddings(layout, "cust_qz7741") == 1
+    assert sinks._delete_embeddings(layout, "cust_qz7741") == 1
+    left = sorted(p.name for p in base.parent.iterdir())
+    assert left == ["embeddings.npz.lock"] and base.with_suffix(".npz.lock").stat().st_size == 0  # the base held
+    # only the subject: removed too
