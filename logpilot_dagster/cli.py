@@ -14,6 +14,7 @@ from logpilot_dagster.lifecycle import cli as lifecycle_cli
 from logpilot_dagster.live import cli as live_cli
 from logpilot_dagster.pii import cli as pii_cli
 from logpilot_dagster.samples import cli as samples_cli
+from logpilot_dagster.store.locks import Busy
 
 EXAMPLES = """examples:
   logpilot bootstrap                                  # load the landing folder (a sample on first use)
@@ -52,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except (OSError, ValueError) as exc:  # a user's mistake (missing file, bad config): no traceback
+    except (OSError, ValueError, Busy) as exc:  # a user's mistake, or another process holding a lock
         print(f"logpilot {args.command}: {exc}", file=sys.stderr)
         return 2
 

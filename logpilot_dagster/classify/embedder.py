@@ -346,7 +346,7 @@ class CachedEmbedder:
                 from logpilot_dagster.store.locks import Busy
 
                 try:
-                    self._fold()
+                    self._fold(new)
                     self._whole = False
                     return self.store
                 except Busy:  # another process folds now: save as a segment, the next fold takes it in
@@ -356,17 +356,18 @@ class CachedEmbedder:
             self._segments_read.append(vector_files.write(segment, self.name, texts, np.stack([new[t] for t in texts])))
         return self.store
 
-    def _fold(self) -> None:
-        """One base: what the store's files hold now (another process may have saved since this one read them)
-        with this process's vectors on top, then the segments folded in removed. Under a lock, so that two
-        folds never drop each other's vectors; when both would not fit in `max_items`, this process's alone."""
+    def _fold(self, new: dict[str, np.ndarray]) -> None:
+        """One base: what the store's files hold now, plus `new`, then the segments folded in removed. The files,
+        not this process's memory, are what is kept: another process may have saved since, and a purge may have
+        removed texts this process still holds. Under a lock, so that two folds never drop each other's
+        vectors; when all would not fit in `max_items`, this process's vectors alone."""
         from logpilot_dagster.store.locks import file_lock
 
         with file_lock(self.store.with_name(self.store.name + ".lock"), FOLD_WAIT_S, "the embedding cache"):
             listed, items = vector_files.collect(self.store, self.name)
-            if len(items.keys() | self._vectors.keys()) > self.max_items:
-                items = {}
-            items.update(self._vectors)
+            items.update(new)
+            if len(items) > self.max_items:
+                items = dict(self._vectors)
             texts = list(items)
             vector_files.write(self.store, self.name, texts, np.stack([items[t] for t in texts]))
             for path in listed:

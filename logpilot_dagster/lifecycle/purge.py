@@ -20,6 +20,7 @@ from pathlib import Path
 from logpilot_dagster.ingest.reader import open_landing_file
 from logpilot_dagster.store import sinks, tables
 from logpilot_dagster.store.layout import HomeLayout
+from logpilot_dagster.store.locks import MINER_WAIT_S, file_lock
 
 # Sinks whose counts are rows (for purge_audit.rows_deleted) and vectors.
 ROW_SINKS = ("logs", "warm", "cold", "quarantine")
@@ -58,8 +59,11 @@ def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verif
     started = time.perf_counter()
     report = PurgeReport(request_id or uuid.uuid4().hex, subject_hash(layout, subject))
     before = _kept_lines(layout)
-    for sink in sinks.SINKS:
-        report.per_sink[sink.name] = sink.delete(layout, subject)
+    # The miner's owners (the bootstrap's mining, the live writer) save its state under this lock: held, none
+    # of them can save a state read before the purge over the purged one.
+    with file_lock(layout.miner_lock, MINER_WAIT_S, "the miner's state"):
+        for sink in sinks.SINKS:
+            report.per_sink[sink.name] = sink.delete(layout, subject)
     report.lines_purged = before - _kept_lines(layout)
     if layout.duckdb.exists():
         # Deleted rows stay in DuckDB's free blocks until overwritten: rewrite the file so none of the

@@ -358,3 +358,28 @@ def test_a_purge_removes_unreadable_cache_files_and_interrupted_writes(tmp_path)
     left = sorted(p.name for p in base.parent.iterdir())
     assert left == ["embeddings.npz.lock"] and base.with_suffix(".npz.lock").stat().st_size == 0  # the base held
     # only the subject: removed too
+
+
+def test_a_purged_text_a_running_process_still_holds_is_not_saved_back(tmp_path, monkeypatch):
+    """A long-lived process (`logpilot live`'s labeller) keeps its vectors in memory; a purge meanwhile removes
+    the subject's texts from the files, and the process's next fold must not write them back."""
+    from support.labelled import HashingEmbedder
+
+    from logpilot_dagster.classify import vector_files
+    from logpilot_dagster.classify.embedder import CachedEmbedder
+    from logpilot_dagster.store import sinks
+    from logpilot_dagster.store.layout import HomeLayout
+
+    monkeypatch.setattr(vector_files, "MAX_SEGMENTS", 1)
+    layout = HomeLayout(tmp_path)
+    base = layout.classifier_store / vector_files.EMBEDDINGS_FILE
+    running = CachedEmbedder(HashingEmbedder(), store=base)
+    running.embed(["user cust_qz7741 logged in", "disk full on <*>"])
+    running.save()
+    assert sinks._delete_embeddings(layout, "cust_qz7741") == 1
+    running.embed(["a new template <*>"])
+    running.save()  # a segment
+    running.embed(["another new one <*>"])
+    running.save()  # a fold
+    assert vector_files.segments(base) == []
+    assert sorted(vector_files.read(base).texts) == ["a new template <*>", "another new one <*>", "disk full on <*>"]
