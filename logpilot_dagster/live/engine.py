@@ -252,8 +252,10 @@ class LiveEngine:
         self.miner.refresh()
         return self.workers.submit(read.records, self._t1, self.limits, self.miner.stamp, lambda: self.miner.miner)
 
-    def _finish(self, rng: StreamRange, read: StreamRead, job: Job, began: float) -> LiveCounts:
-        """Learn what came back unmatched, then commit the batch: rows, quarantine and positions at once."""
+    def _finish(self, rng: StreamRange, read: StreamRead, job: Job, began: float, more_follow: bool = False
+                ) -> LiveCounts:
+        """Learn what came back unmatched, then commit the batch: rows, quarantine and positions at once.
+        `more_follow`: the next batch is already read (see `tables.write_live_batch`)."""
         counts = LiveCounts(records_read=len(read.records), batches=1)
         self.miner.refresh()  # needed below; loaded (the first time) while the workers are still at it
         decoded = job.result()
@@ -268,7 +270,7 @@ class LiveEngine:
         batch_templates = self._templates_of(rows)
         with connect_when_free(self.layout.duckdb, timeout_s=self.lock_timeout_s) as con:
             written = tables.write_live_batch(con, rows, decoded.quarantined, batch_templates, self.stream.key,
-                                              read.positions)
+                                              read.positions, more_follow)
             self._read_state(con)
         counts.rows_stored, counts.quarantined = written.rows, written.quarantined
         counts.skipped_before_t1 += written.skipped_before_t1
@@ -313,7 +315,7 @@ class LiveEngine:
                     if not following.empty:
                         following_read = self.stream.read(following)
                         ahead = (following, following_read, self._submit(following_read))
-                counts = self._finish(rng, read, job, batch_began)
+                counts = self._finish(rng, read, job, batch_began, more_follow=ahead is not None)
             total.add(counts)
             self.log(f"batch {total.batches}: {counts.records_read:,} records read, {counts.rows_stored:,} stored, "
                      f"{counts.skipped_before_t1:,} at/before T1, {counts.duplicates_skipped:,} duplicates, "

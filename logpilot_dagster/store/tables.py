@@ -458,36 +458,33 @@ def live_positions(con: duckdb.DuckDBPyConnection, stream_key: str) -> dict[str,
 # batch of very long records, which needs more, is written again with the larger limit.
 DEFAULT_LIVE_MEMORY = "64MB"
 LARGE_LIVE_MEMORY = "512MB"
-# Each batch written to the checkpointed file becomes a row group of its own, and the checkpoint's vacuum
-# merges adjacent ones into full row groups (122,880 rows), compressing them all again: over a catch-up of
-# 50k-row batches, every third or fourth checkpoint cost ~0.7 s of CPU where the others cost 0.05 s. A batch
-# this large is a row group big enough to keep as it is, so its checkpoint does not vacuum; small batches
-# (keeping up) still do, so a long-running writer does not leave thousands of tiny row groups behind.
-NO_VACUUM_ROWS = 30_000
 
 
 def write_live_batch(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantined: pa.Table,
-                     templates: pa.Table, stream_key: str, positions: dict[str, int]) -> LiveWrite:
+                     templates: pa.Table, stream_key: str, positions: dict[str, int],
+                     more_follow: bool = False) -> LiveWrite:
     """One live batch in ONE transaction: rows whose log_id is not stored yet, quarantine entries not stored
     yet (by partition_key and line_no), the batch's templates (counts grow by the rows inserted), a ledger
     row per stream partition in `landing_files` (so conservation covers live lines), and the positions,
-    merged so that they only move forward. Re-running a batch inserts nothing and moves nothing."""
+    merged so that they only move forward. Re-running a batch inserts nothing and moves nothing.
+
+    `more_follow`: the writer has the next batch of a catch-up in hand. Its checkpoint then leaves the row
+    groups as they are, and the pass's last batch merges them (the vacuum): merged after every batch, a
+    catch-up's rows were compressed again and again (0.26 s of CPU a 50k batch where a checkpoint costs
+    0.06 s), and merged by whichever connection writes next, the merge had no memory bound (+581 MB after
+    a 1M backlog)."""
     ensure_schema(con)
     con.execute("SET threads = 1")  # a batch is small; the live workers have the cores
-    keep_row_group = rows.num_rows >= NO_VACUUM_ROWS
-    if keep_row_group:
-        con.execute("SET max_vacuum_tasks = 0")
+    # The database's setting, not the connection's: put back at once, with the checkpoint done meanwhile.
+    con.execute("SET max_vacuum_tasks = 0" if more_follow else "RESET max_vacuum_tasks")
     try:
         written = _write_within_memory(con, rows, quarantined, templates, stream_key, positions)
-        if keep_row_group:
-            # Now, while the vacuum is off: the setting is the database's, not this connection's, so it is
-            # put back below instead of being left to the checkpoint at close (and to any other connection).
+        if more_follow:
             with suppress(duckdb.Error):  # another connection's transaction is open: the close checkpoints
                 con.execute("CHECKPOINT")
         return written
     finally:
-        if keep_row_group:
-            con.execute("RESET max_vacuum_tasks")
+        con.execute("RESET max_vacuum_tasks")
 
 
 def _write_within_memory(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantined: pa.Table,

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -316,36 +317,44 @@ def test_a_t1_raised_after_the_batch_was_decoded_still_holds_at_the_write(live_h
         assert tables.live_rows_at_or_before_t1(con) == 0
 
 
-def _row_groups(layout: HomeLayout) -> int:
-    with tables.connect(layout.duckdb, read_only=True) as con:
-        return con.execute("SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('logs')").fetchone()[0]
+def _row_groups(con) -> int:
+    return con.execute("SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('logs')").fetchone()[0]
 
 
-@pytest.mark.parametrize("keep_from", [400, 10_000])
-def test_large_live_batches_keep_their_row_groups_small_ones_are_merged(live_home, monkeypatch, keep_from):
-    """A batch of at least `NO_VACUUM_ROWS` is a row group of its own that the checkpoint leaves as it is (the
-    vacuum's merging cost a catch-up ~0.7 s every few batches); smaller batches are merged, so keeping up
-    with a trickle does not leave a row group per batch."""
-    monkeypatch.setattr(tables, "NO_VACUUM_ROWS", keep_from)
-    before = _row_groups(live_home)
+def test_a_catch_up_merges_its_row_groups_once_at_its_last_batch(live_home, monkeypatch):
+    """While the next batch is in hand, a batch's checkpoint leaves the row groups as they are (merging them
+    after every batch compressed the same rows again and again); the pass's last batch merges them."""
+    groups: list[tuple[bool, int]] = []
+    write = tables.write_live_batch
+
+    def counting(con, *args):
+        written = write(con, *args)
+        groups.append((args[-1], _row_groups(con)))
+        return written
+
+    monkeypatch.setattr(tables, "write_live_batch", counting)
     latest = max(t1_of(live_home).values())
     FolderStream(live_home.live).append(list(sample_records(3000, seed=4, start=latest + timedelta(seconds=1))))
     with LiveEngine(live_home, FolderStream(live_home.live), batch_records=500, log=lambda m: None,
                     workers=1) as engine:
         counts = engine.run_once()
     assert counts.batches == 6 and counts.rows_stored == 3000 and counts.conserved
-    added = _row_groups(live_home) - before
-    assert added == 6 if keep_from == 400 else added < 6
+    assert [more for more, _ in groups] == [True] * 5 + [False]
+    kept = [n for _, n in groups]
+    assert kept == list(range(kept[0], kept[0] + 6))  # one row group more per batch: none merged meanwhile
+    with tables.connect(live_home.duckdb, read_only=True) as con:
+        assert _row_groups(con) < kept[-1]  # the last batch's checkpoint merged them
 
 
-def test_a_large_live_batch_puts_the_vacuum_setting_back(live_home, monkeypatch):
+def test_a_catch_up_puts_the_vacuum_setting_back(live_home):
     """`max_vacuum_tasks` belongs to the database, not the connection: another connection of the process, open
     meanwhile, must not be left without vacuum (its deletes would never be reclaimed)."""
-    monkeypatch.setattr(tables, "NO_VACUUM_ROWS", 100)
     latest = max(t1_of(live_home).values())
     FolderStream(live_home.live).append(list(sample_records(1000, seed=5, start=latest + timedelta(seconds=1))))
+    stop = threading.Event()
     with tables.connect(live_home.duckdb) as other:
         default = other.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0]
-        with LiveEngine(live_home, FolderStream(live_home.live), log=lambda m: None, workers=1) as engine:
-            assert engine.run_once().rows_stored == 1000
+        with LiveEngine(live_home, FolderStream(live_home.live), batch_records=500, log=lambda m: stop.set(),
+                        workers=1) as engine:
+            assert engine.run_once(stop).batches == 1  # stopped with the next batch in hand
         assert other.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0] == default
