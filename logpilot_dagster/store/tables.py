@@ -469,10 +469,10 @@ def write_live_batch(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantined
     merged so that they only move forward. Re-running a batch inserts nothing and moves nothing.
 
     `more_follow`: the writer has the next batch of a catch-up in hand. Its checkpoint then leaves the row
-    groups as they are, and the pass's last batch merges them (the vacuum): merged after every batch, a
-    catch-up's rows were compressed again and again (0.26 s of CPU a 50k batch where a checkpoint costs
-    0.06 s), and merged by whichever connection writes next, the merge had no memory bound (+581 MB after
-    a 1M backlog)."""
+    groups as they are, and the pass's last batch merges them (the vacuum). Merged after every batch, a
+    catch-up's rows are compressed again and again (1M rows in 50k batches: 3.95 s of checkpoints against
+    2.75 s, `benchmarks/bench_live_checkpoints.py`); left to whichever connection writes next, the merge
+    has no memory bound (a 1M catch-up's peak went from 886 to 1,298 MB)."""
     ensure_schema(con)
     con.execute("SET threads = 1")  # a batch is small; the live workers have the cores
     # The database's setting, not the connection's: put back at once, with the checkpoint done meanwhile.
