@@ -9,6 +9,9 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from logpilot_dagster.store.layout import HomeLayout
+from logpilot_dagster.store.locks import Busy
+
+API_WAIT_S = 10.0  # a request does not hang behind a bootstrap's mining: it is refused, and nothing is edited
 
 
 class PurgeRequest(BaseModel):
@@ -34,7 +37,8 @@ def purge_router(layout: Callable[[], HomeLayout], limiter: anyio.CapacityLimite
 
     @router.post("/purge", response_model=PurgeAnswer, summary="Remove every copy of a subject",
                  responses={422: {"description": "No subject, or an empty one"},
-                            503: {"description": "No warehouse yet (run the bootstrap)"}})
+                            503: {"description": "No warehouse yet (run the bootstrap), or the miner's state "
+                                                  "held by a bootstrap's mining (try again)"}})
     async def purge(request: PurgeRequest) -> PurgeAnswer:
         from logpilot_dagster.lifecycle.purge import purge as run_purge
 
@@ -44,9 +48,12 @@ def purge_router(layout: Callable[[], HomeLayout], limiter: anyio.CapacityLimite
         if not home.duckdb.exists():
             raise HTTPException(503, f"no warehouse at {home.duckdb}: run `logpilot bootstrap` first")
         async with lock:
-            report = await anyio.to_thread.run_sync(
-                lambda: run_purge(home, request.subject, include_landing=request.include_landing, verify=True),
-                limiter=limiter)
+            try:
+                report = await anyio.to_thread.run_sync(
+                    lambda: run_purge(home, request.subject, include_landing=request.include_landing, verify=True,
+                                      wait_s=API_WAIT_S), limiter=limiter)
+            except Busy as busy:  # nothing was edited
+                raise HTTPException(503, f"{busy}; nothing was purged, try again") from None
         return PurgeAnswer(request_id=report.request_id, subject_hash=report.subject_hash,
                            lines_purged=report.lines_purged, per_sink=report.per_sink,
                            landing_files_mentioning=report.landing_files, verified=report.verified,

@@ -360,14 +360,14 @@ class CachedEmbedder:
         """One base: what the store's files hold now, plus `new`, then the segments folded in removed. The files,
         not this process's memory, are what is kept: another process may have saved since, and a purge may have
         removed texts this process still holds. Under a lock, so that two folds never drop each other's
-        vectors; when all would not fit in `max_items`, this process's vectors alone."""
+        vectors (the purge takes it too); when all would not fit in `max_items`, the new vectors alone."""
         from logpilot_dagster.store.locks import file_lock
 
-        with file_lock(self.store.with_name(self.store.name + ".lock"), FOLD_WAIT_S, "the embedding cache"):
+        with file_lock(vector_files.lock_path(self.store), FOLD_WAIT_S, "the embedding cache"):
             listed, items = vector_files.collect(self.store, self.name)
             items.update(new)
             if len(items) > self.max_items:
-                items = dict(self._vectors)
+                items = dict(new)  # bounded like `embed`: start again from what is new
             texts = list(items)
             vector_files.write(self.store, self.name, texts, np.stack([items[t] for t in texts]))
             for path in listed:

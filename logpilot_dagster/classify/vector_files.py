@@ -44,6 +44,11 @@ def files(base: Path) -> list[Path]:
     return ([base] if base.is_file() else []) + segments(base)
 
 
+def lock_path(base: Path) -> Path:
+    """Held while the store is folded into one base or purged: each reads every file, then rewrites them."""
+    return base.with_name(base.name + ".lock")
+
+
 def temporary(base: Path) -> list[Path]:
     """Files a write interrupted by a crash left behind (they may hold texts: the purge removes them)."""
     if not base.parent.is_dir():

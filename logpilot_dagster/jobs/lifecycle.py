@@ -6,6 +6,7 @@ from the file, so the event log holds no personal data and a purge never has to 
 """
 
 import json
+import time
 
 from dagster import (
     AssetSelection,
@@ -35,6 +36,10 @@ def lifecycle_schedule(context):
     return RunRequest(tags={"logpilot/trigger": "schedule"})
 
 
+# A purge waits `lifecycle.purge.PURGE_WAIT_S` for the miner's state; a request still pending this long after
+# its run was requested is requested again.
+PURGE_RETRY_S = 600.0
+
 purge_job = define_asset_job(
     "purge_job", selection=AssetSelection.assets("purge_receipts"), executor_def=in_process_executor,
     description="Right-to-be-forgotten requests from $LOGPILOT_HOME/purge_requests/.")
@@ -48,12 +53,18 @@ def purge_sensor(context: SensorEvaluationContext, storage: LogPilotStorage) -> 
     folder = storage.layout().purge_requests
     pending = pending_requests(storage.layout())
     cursor = json.loads(context.cursor) if context.cursor else {}
-    asked = set(cursor.get("requested", []))
-    new = [name for name in pending if name not in asked]
+    asked = cursor.get("requested", {})
+    if isinstance(asked, list):  # the cursor of an earlier release: names only
+        asked = dict.fromkeys(asked, 0.0)
+    now = time.time()
+    # A request still pending long after it was asked for did not run (its purge found the miner's state
+    # held): ask again.
+    new = [name for name in pending if now - asked.get(name, -PURGE_RETRY_S) >= PURGE_RETRY_S]
     if not new:
         return SkipReason(f"no new purge requests in {folder} ({len(pending)} pending, already requested)")
+    kept = {name: at for name, at in asked.items() if name in pending} | dict.fromkeys(new, now)
     return SensorResult(
         run_requests=[RunRequest(run_config={"ops": {"purge_receipts": {"config": {"files": new}}}},
                                  tags={"logpilot/trigger": "purge_request"})],
-        cursor=json.dumps({"requested": sorted(asked & set(pending) | set(new))}),
+        cursor=json.dumps({"requested": kept}, sort_keys=True),
     )

@@ -20,8 +20,11 @@ from pathlib import Path
 from logpilot_dagster.ingest.reader import open_landing_file
 from logpilot_dagster.store import sinks, tables
 from logpilot_dagster.store.layout import HomeLayout
-from logpilot_dagster.store.locks import MINER_WAIT_S, file_lock
+from logpilot_dagster.store.locks import file_lock
 
+# How long a purge waits for the miner's owners (a bootstrap's mining can hold them for minutes) before it
+# gives up with `Busy`; a request file then stays pending and is tried again.
+PURGE_WAIT_S = 120.0
 # Sinks whose counts are rows (for purge_audit.rows_deleted) and vectors.
 ROW_SINKS = ("logs", "warm", "cold", "quarantine")
 VECTOR_SINKS = ("vector_index", "embedding_cache")
@@ -53,7 +56,8 @@ def subject_hash(layout: HomeLayout, subject: str) -> str:
 
 
 def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verify: bool = False,
-          request_id: str | None = None) -> PurgeReport:
+          request_id: str | None = None, wait_s: float | None = None) -> PurgeReport:
+    """`Busy` when the miner's state stays held for `wait_s` (default `PURGE_WAIT_S`): nothing is edited then."""
     subject = subject.strip()
     sinks.subject_pattern(subject)  # refuses an empty subject before anything is touched
     started = time.perf_counter()
@@ -61,7 +65,7 @@ def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verif
     before = _kept_lines(layout)
     # The miner's owners (the bootstrap's mining, the live writer) save its state under this lock: held, none
     # of them can save a state read before the purge over the purged one.
-    with file_lock(layout.miner_lock, MINER_WAIT_S, "the miner's state"):
+    with file_lock(layout.miner_lock, PURGE_WAIT_S if wait_s is None else wait_s, "the miner's state"):
         for sink in sinks.SINKS:
             report.per_sink[sink.name] = sink.delete(layout, subject)
     report.lines_purged = before - _kept_lines(layout)

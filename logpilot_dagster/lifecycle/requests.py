@@ -1,6 +1,7 @@
 """Purge requests as files: `$LOGPILOT_HOME/purge_requests/<name>.json` holding `{"subject": "..."}` (and
 optionally `"include_landing": true`). Once executed, the file is replaced by a receipt under `done/` that
-keeps the request id, the salted hash and the counts — never the subject."""
+keeps the request id, the salted hash and the counts — never the subject. A request that could not run yet
+(another process held what the purge needs) stays where it is."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 
 from logpilot_dagster.lifecycle.purge import purge
 from logpilot_dagster.store.layout import HomeLayout
+from logpilot_dagster.store.locks import Busy
 
 
 def pending_requests(layout: HomeLayout) -> list[str]:
@@ -29,7 +31,11 @@ def execute_pending(layout: HomeLayout, names: list[str] | None = None) -> list[
             receipt = {"request": name, "error": f"not a purge request ({type(err).__name__}): "
                        'expected {"subject": "..."}'}
         else:
-            report = purge(layout, subject, include_landing=bool(request.get("include_landing")), verify=True)
+            try:
+                report = purge(layout, subject, include_landing=bool(request.get("include_landing")), verify=True)
+            except Busy as busy:  # nothing was edited: the request stays, and is tried again
+                receipts.append({"request": name, "pending": str(busy)})
+                continue
             receipt = {"request": name, "request_id": report.request_id, "subject_hash": report.subject_hash,
                        "lines_purged": report.lines_purged, "per_sink": report.per_sink,
                        "verified": report.verified, "seconds": round(report.seconds, 2)}

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from logpilot_dagster.store import tables, tiers
 from logpilot_dagster.store.layout import HomeLayout
+from logpilot_dagster.store.locks import connect_when_free, file_lock
 
 
 def subject_pattern(subject: str) -> str:
@@ -53,7 +54,7 @@ _QUARANTINE_MATCH = ("regexp_matches(coalesce(detail, ''), $p) OR "
 def _with_warehouse(layout: HomeLayout, work: Callable[[duckdb.DuckDBPyConnection], int]) -> int:
     if not layout.duckdb.exists():
         return 0
-    with tables.connect(layout.duckdb) as con:
+    with connect_when_free(layout.duckdb) as con:  # a live writer holds the file for a batch at most
         return work(con)
 
 
@@ -266,8 +267,17 @@ def _delete_embeddings(layout: HomeLayout, subject: str) -> int:
     (recomputed if needed); a file that cannot be read, or a write a crash left behind, is removed whole (it
     may hold the subject, and it is only a cache). Returns how many distinct texts were dropped."""
     from logpilot_dagster.classify import vector_files
+    from logpilot_dagster.classify.embedder import FOLD_WAIT_S
 
     pattern = re.compile(subject_pattern(subject))
+    base = layout.classifier_store / vector_files.EMBEDDINGS_FILE
+    with file_lock(vector_files.lock_path(base), FOLD_WAIT_S, "the embedding cache"):  # no fold meanwhile
+        return _drop_texts(layout, pattern)
+
+
+def _drop_texts(layout: HomeLayout, pattern: re.Pattern[str]) -> int:
+    from logpilot_dagster.classify import vector_files
+
     dropped = _matching_texts(layout, pattern)
     for path, found in _embedding_files(layout):
         if found is None:

@@ -214,6 +214,38 @@ def test_a_purge_request_file_goes_through_the_sensor_and_leaves_no_subject_in_d
         assert isinstance(purge_sensor(context), SkipReason)
 
 
+def test_a_purge_request_that_finds_the_miner_busy_stays_pending_and_is_asked_for_again(warehouse, monkeypatch):
+    from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context
+
+    from logpilot_dagster.jobs import lifecycle as lifecycle_jobs
+    from logpilot_dagster.lifecycle import purge as purge_module
+    from logpilot_dagster.lifecycle.requests import execute_pending
+    from logpilot_dagster.resources.storage import LogPilotStorage
+    from logpilot_dagster.store.locks import file_lock
+
+    warehouse.purge_requests.mkdir()
+    (warehouse.purge_requests / "req-2.json").write_text(json.dumps({"subject": SUBJECT}))
+    before = sinks.find_everywhere(warehouse, SUBJECT)
+    monkeypatch.setattr(purge_module, "PURGE_WAIT_S", 0.2)
+    with file_lock(warehouse.miner_lock, 5, "the miner's state"):  # a bootstrap mining
+        (receipt,) = execute_pending(warehouse)
+    assert receipt["request"] == "req-2.json" and "held by another process" in receipt["pending"]
+    assert (warehouse.purge_requests / "req-2.json").exists() and sinks.find_everywhere(warehouse, SUBJECT) == before
+    storage = LogPilotStorage(home=str(warehouse.home))
+    instance = DagsterInstance.ephemeral()
+    with build_sensor_context(instance=instance, resources={"storage": storage}) as context:
+        first = lifecycle_jobs.purge_sensor(context)
+    assert isinstance(first, SensorResult)
+    with build_sensor_context(instance=instance, cursor=first.cursor, resources={"storage": storage}) as context:
+        assert isinstance(lifecycle_jobs.purge_sensor(context), SkipReason)  # its run may still be going
+    monkeypatch.setattr(lifecycle_jobs, "PURGE_RETRY_S", 0.0)
+    with build_sensor_context(instance=instance, cursor=first.cursor, resources={"storage": storage}) as context:
+        again = lifecycle_jobs.purge_sensor(context)
+    assert isinstance(again, SensorResult) and again.run_requests[0].run_config == first.run_requests[0].run_config
+    (receipt,) = execute_pending(warehouse)
+    assert receipt["verified"] and not (warehouse.purge_requests / "req-2.json").exists()
+
+
 def test_post_purge(warehouse, monkeypatch):
     from fastapi.testclient import TestClient
 
@@ -222,6 +254,13 @@ def test_post_purge(warehouse, monkeypatch):
     monkeypatch.setenv("LOGPILOT_HOME", str(warehouse.home))
     client = TestClient(create_app())
     assert client.post("/purge", json={"subject": ""}).status_code == 422
+    from logpilot_dagster.api import purge as purge_api
+    from logpilot_dagster.store.locks import file_lock
+
+    monkeypatch.setattr(purge_api, "API_WAIT_S", 0.2)
+    with file_lock(warehouse.miner_lock, 5, "the miner's state"):  # a bootstrap mining
+        busy = client.post("/purge", json={"subject": SUBJECT})
+    assert busy.status_code == 503 and "nothing was purged" in busy.json()["detail"]
     answer = client.post("/purge", json={"subject": SUBJECT})
     assert answer.status_code == 200, answer.text
     assert answer.json()["verified"] and answer.json()["lines_purged"] == 4

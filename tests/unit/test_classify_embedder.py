@@ -383,3 +383,24 @@ def test_a_purged_text_a_running_process_still_holds_is_not_saved_back(tmp_path,
     running.save()  # a fold
     assert vector_files.segments(base) == []
     assert sorted(vector_files.read(base).texts) == ["a new template <*>", "another new one <*>", "disk full on <*>"]
+
+
+def test_a_fold_that_would_overflow_keeps_the_new_vectors_only(tmp_path, monkeypatch):
+    """Over `max_items`, a fold starts again from the new vectors, never from the process's memory (which may
+    hold texts purged since it read them)."""
+    from support.labelled import HashingEmbedder
+
+    from logpilot_dagster.classify import vector_files
+    from logpilot_dagster.classify.embedder import CachedEmbedder
+
+    monkeypatch.setattr(vector_files, "MAX_SEGMENTS", 0)  # every save folds
+    store = tmp_path / "embeddings.npz"
+    name = HashingEmbedder().name
+    vector_files.write(store, name, ["user cust_qz7741 logged in"], HashingEmbedder().embed(["x"]))
+    running = CachedEmbedder(HashingEmbedder(), max_items=3, store=store)
+    assert running.from_store == 1
+    others = ["x <*>", "y <*>", "z <*>"]  # saved by others since, and the subject purged
+    vector_files.write(store, name, others, HashingEmbedder().embed(others))
+    running.embed(["two <*>"])
+    running.save()  # three in the files and one new: too many for one cache
+    assert vector_files.read(store).texts == ["two <*>"]

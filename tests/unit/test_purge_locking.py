@@ -41,7 +41,7 @@ def test_a_purge_waits_for_the_miner_lock_before_it_edits(tmp_path, monkeypatch)
 def test_a_purge_that_cannot_get_the_lock_says_so(tmp_path, monkeypatch, capsys):
     layout = HomeLayout(tmp_path)
     _recording_sinks(monkeypatch)
-    monkeypatch.setattr(purge_module, "MINER_WAIT_S", 0.2)
+    monkeypatch.setattr(purge_module, "PURGE_WAIT_S", 0.2)
     with locks.file_lock(layout.miner_lock, 5, "the miner's state"):
         code = main(["purge", "--home", str(tmp_path), "--subject", "cust_qz7741"])
     assert code == 2
