@@ -185,6 +185,7 @@ class LiveEngine:
         self.llm_client = llm_client
         self.workers = workers if isinstance(workers, BatchWorkers) else BatchWorkers(layout, workers)
         self._unlabelled: dict[str, str] = {}  # new templates committed in this pass, labelled at its end
+        self._unmerged = False  # the last batch committed left its row groups for the next one to merge
 
     # --- ownership ---------------------------------------------------------------------------------------
 
@@ -271,6 +272,7 @@ class LiveEngine:
         with connect_when_free(self.layout.duckdb, timeout_s=self.lock_timeout_s) as con:
             written = tables.write_live_batch(con, rows, decoded.quarantined, batch_templates, self.stream.key,
                                               read.positions, more_follow)
+            self._unmerged = more_follow
             self._read_state(con)
         counts.rows_stored, counts.quarantined = written.rows, written.quarantined
         counts.skipped_before_t1 += written.skipped_before_t1
@@ -323,6 +325,10 @@ class LiveEngine:
             if ahead is None:
                 break
             rng = ahead[0]
+        if self._unmerged:  # stopped with the next batch in hand: merge here, not in the next connection
+            with connect_when_free(self.layout.duckdb, timeout_s=self.lock_timeout_s) as con:
+                tables.merge_row_groups(con)
+            self._unmerged = False
         if self._miner is not None:
             self.miner.flush()
         self._label_new_templates(total)

@@ -488,6 +488,16 @@ def write_live_batch(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantined
             con.execute("RESET max_vacuum_tasks")
 
 
+def merge_row_groups(con: duckdb.DuckDBPyConnection) -> None:
+    """The merge a catch-up's last batch does (see `write_live_batch`), for a pass that stopped before it,
+    under the live writer's limits."""
+    con.execute("SET threads = 1")
+    con.execute("SET memory_limit = ?", [DEFAULT_LIVE_MEMORY])
+    con.execute("RESET max_vacuum_tasks")
+    with suppress(duckdb.Error):  # another connection's transaction is open: the close checkpoints
+        con.execute("CHECKPOINT")
+
+
 def _write_within_memory(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantined: pa.Table,
                          templates: pa.Table, stream_key: str, positions: dict[str, int]) -> LiveWrite:
     try:

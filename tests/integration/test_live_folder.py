@@ -358,3 +358,26 @@ def test_a_catch_up_puts_the_vacuum_setting_back(live_home):
                         workers=1) as engine:
             assert engine.run_once(stop).batches == 1  # stopped with the next batch in hand
         assert other.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0] == default
+
+
+def test_a_catch_up_stopped_with_a_batch_in_hand_still_merges_its_row_groups(live_home, monkeypatch):
+    """Left to the next connection, the merge would run without the writer's memory limit (the labeller's)."""
+    groups: list[int] = []
+    write = tables.write_live_batch
+
+    def counting(con, *args):
+        written = write(con, *args)
+        groups.append(_row_groups(con))
+        return written
+
+    monkeypatch.setattr(tables, "write_live_batch", counting)
+    latest = max(t1_of(live_home).values())
+    FolderStream(live_home.live).append(list(sample_records(3000, seed=6, start=latest + timedelta(seconds=1))))
+    stop = threading.Event()
+    batches = []
+    with LiveEngine(live_home, FolderStream(live_home.live), batch_records=500, workers=1,
+                    log=lambda m: batches.append(m) if len(batches) < 2 else stop.set()) as engine:
+        assert engine.run_once(stop).batches == 3
+    assert groups == list(range(groups[0], groups[0] + 3))  # none merged while the next batch was in hand
+    with tables.connect(live_home.duckdb, read_only=True) as con:
+        assert _row_groups(con) < groups[-1]
