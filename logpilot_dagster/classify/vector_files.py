@@ -12,7 +12,7 @@ Each file holds the embedding model's name, the vectors, and the texts as one UT
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -83,10 +83,11 @@ def write(path: Path, embedder: str, texts: Sequence[str], vectors: np.ndarray) 
     """Write one file atomically (a reader sees the old one or the new one, never half of it)."""
     encoded = [t.encode("utf-8") for t in texts]
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
-    tmp = Path(name)
+    # A name of its own (two threads or processes may write at once); created like any file, so the umask
+    # applies (mkstemp's would be private to this user).
+    tmp = path.with_name(f".{path.stem}-{os.getpid()}-{secrets.token_hex(6)}.tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with tmp.open("xb") as handle:
             np.savez(handle, embedder=np.array(embedder),
                      vectors=np.asarray(vectors, dtype=np.float32),
                      ends=np.cumsum([len(e) for e in encoded], dtype=np.int64),

@@ -404,3 +404,17 @@ def test_a_fold_that_would_overflow_keeps_the_new_vectors_only(tmp_path, monkeyp
     running.embed(["two <*>"])
     running.save()  # three in the files and one new: too many for one cache
     assert vector_files.read(store).texts == ["two <*>"]
+
+
+def test_cache_files_are_created_under_the_umask_like_any_other(tmp_path):
+    """Other processes (the API, a Dagster run as another user of the group) read the cache too."""
+    import os
+
+    from logpilot_dagster.classify import vector_files
+
+    umask = os.umask(0o022)
+    try:
+        path = vector_files.write(tmp_path / "embeddings.npz", "m", ["a <*>"], np.ones((1, 4)))
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644 and [p.name for p in tmp_path.iterdir()] == ["embeddings.npz"]
