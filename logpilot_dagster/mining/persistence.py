@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -48,9 +48,11 @@ def write_state(folder: Path, config: MinerConfig, sources: dict[str, SourceStat
     }
     folder.mkdir(parents=True, exist_ok=True)
     # Temp file in the same folder + os.replace: a reader sees the old state or the new, never half.
-    handle, temp_name = tempfile.mkstemp(prefix=".miner_state.", suffix=".tmp", dir=folder)
+    # Its own name, created like any file so the umask applies (mkstemp's would be private to this user,
+    # and the API or a run as another user of the group reads the state too).
+    temp_name = folder / f".miner_state.{os.getpid()}.{secrets.token_hex(6)}.tmp"
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as temp:
+        with open(temp_name, "x", encoding="utf-8") as temp:
             json.dump(document, temp)
             temp.flush()
             os.fsync(temp.fileno())

@@ -69,6 +69,20 @@ def test_ids_stable_across_save_load_and_further_learning(tmp_path):
     assert {t.template_id for t in miner.templates()} <= {t.template_id for t in loaded.templates()}
 
 
+def test_the_saved_state_is_created_under_the_umask_and_no_temporary_is_left(tmp_path):
+    import os
+
+    miner = LogMiner()
+    miner.mine("sshd", LOGINS[:10])
+    umask = os.umask(0o022)
+    try:
+        miner.save(tmp_path)
+    finally:
+        os.umask(umask)
+    (state,) = tmp_path.iterdir()  # readable by the API and by runs as other users of the group
+    assert state.stat().st_mode & 0o777 == 0o644
+
+
 def test_a_save_reuses_the_state_of_sources_that_did_not_learn_and_writes_what_a_full_save_writes(tmp_path):
     miner = LogMiner()
     miner.learn("sshd", LOGINS[:10])
