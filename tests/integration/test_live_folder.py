@@ -346,14 +346,26 @@ def test_a_catch_up_merges_its_row_groups_once_at_its_last_batch(live_home, monk
         assert _row_groups(con) < kept[-1]  # the last batch's checkpoint merged them
 
 
-def test_a_catch_up_puts_the_vacuum_setting_back(live_home):
+def test_a_catch_up_puts_the_vacuum_setting_back(live_home, monkeypatch):
     """`max_vacuum_tasks` belongs to the database, not the connection: another connection of the process, open
-    meanwhile, must not be left without vacuum (its deletes would never be reclaimed)."""
+    meanwhile, must not be left without vacuum (its deletes would never be reclaimed), after a pass stopped
+    with a batch in hand or a batch whose write failed."""
     latest = max(t1_of(live_home).values())
     FolderStream(live_home.live).append(list(sample_records(1000, seed=5, start=latest + timedelta(seconds=1))))
     stop = threading.Event()
     with tables.connect(live_home.duckdb) as other:
         default = other.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0]
+
+        def failing(*_):
+            assert other.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0] == 0  # off meanwhile
+            raise RuntimeError("the write failed")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(tables, "_write_within_memory", failing)
+            with LiveEngine(live_home, FolderStream(live_home.live), batch_records=500, log=lambda m: None,
+                            workers=1) as engine, pytest.raises(RuntimeError, match="the write failed"):
+                engine.run_once()
+        assert other.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0] == default
         with LiveEngine(live_home, FolderStream(live_home.live), batch_records=500, log=lambda m: stop.set(),
                         workers=1) as engine:
             assert engine.run_once(stop).batches == 1  # stopped with the next batch in hand
