@@ -78,7 +78,8 @@ def purge_receipts(context: AssetExecutionContext, config: PurgeRequestsConfig,
             continue
         context.log.info(f"purge {receipt.get('request_id', receipt['request'])}: "
                          f"{receipt.get('lines_purged', 0)} lines, verified={receipt.get('verified', False)}")
+    ran = [r for r in receipts if "pending" not in r]
     return MaterializeResult(metadata={
-        "requests": sum(1 for r in receipts if "pending" not in r), "lines_purged": sum(r.get("lines_purged", 0) for r in receipts),
-        "verified": sum(1 for r in receipts if r.get("verified")),
-        "refused": sum(1 for r in receipts if "error" in r), "pending": sum(1 for r in receipts if "pending" in r)})
+        "requests": len(ran), "lines_purged": sum(r.get("lines_purged", 0) for r in ran),
+        "verified": sum(1 for r in ran if r.get("verified")), "refused": sum(1 for r in ran if "error" in r),
+        "pending": len(receipts) - len(ran)})

@@ -62,7 +62,8 @@ def read(path: Path) -> VectorFile | None:
         with np.load(path, allow_pickle=False) as saved:
             name, vectors = str(saved["embedder"]), saved["vectors"]
             ends, blob = saved["ends"].tolist(), saved["blob"].tobytes()
-        texts = [blob[a:b].decode("utf-8") for a, b in zip([0, *ends][:len(ends)], ends, strict=True)]
+        starts = [0, *ends[:-1]] if ends else []
+        texts = [blob[a:b].decode("utf-8") for a, b in zip(starts, ends, strict=True)]
     except Exception:  # noqa: BLE001 - a cache: whatever is wrong with the file (EOFError, BadZipFile, ...)
         return None
     return VectorFile(path, name, texts, vectors) if len(texts) == len(vectors) else None

@@ -83,21 +83,30 @@ class TemplateIndexer:
 
     def __init__(self) -> None:
         self._ahead = _Ahead()
+        self._embedder = None  # the classifier store's, kept from pass to pass: its cache is read once
 
     def prepare(self, layout: HomeLayout) -> None:
-        """Import chromadb and open the index's client in the background (a second or more)."""
+        """Import chromadb, open the index's client and read the embedding cache in the background (a second
+        or more)."""
         from logpilot_dagster.vectors.index import chroma_client, index_exists
 
         if index_exists(layout):
-            self._ahead.start(lambda: chroma_client(layout.chroma))
+            self._ahead.start(lambda: (chroma_client(layout.chroma), self.embedder(layout)))
+
+    def embedder(self, layout: HomeLayout):
+        if self._embedder is None:
+            from logpilot_dagster.vectors.index import default_embedder
+
+            self._embedder = default_embedder(layout)
+        return self._embedder
 
     def __call__(self, layout: HomeLayout):
-        from logpilot_dagster.vectors.index import default_embedder, index_exists, index_templates
+        from logpilot_dagster.vectors.index import index_exists, index_templates
 
         self._ahead.wait()
         if not index_exists(layout):
             return None
-        embedder = default_embedder(layout)
+        embedder = self.embedder(layout)
         result = index_templates(layout, embedder)
         if hasattr(embedder, "save"):
             embedder.save()

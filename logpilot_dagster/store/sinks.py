@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -26,6 +27,9 @@ import pyarrow.parquet as pq
 from logpilot_dagster.store import tables, tiers
 from logpilot_dagster.store.layout import HomeLayout
 from logpilot_dagster.store.locks import connect_when_free, file_lock
+
+if TYPE_CHECKING:  # for annotations only: the cache and its format belong to the classifier
+    from logpilot_dagster.classify.vector_files import VectorFile
 
 
 def subject_pattern(subject: str) -> str:
@@ -246,7 +250,7 @@ def _cleared(value, pattern: re.Pattern[str]):
     return value, 0
 
 
-def _embedding_files(layout: HomeLayout) -> list[tuple[Path, object]]:
+def _embedding_files(layout: HomeLayout) -> list[tuple[Path, VectorFile | None]]:
     """(path, contents or None when unreadable) of the vector cache's base and segments."""
     from logpilot_dagster.classify import vector_files
 
@@ -254,12 +258,12 @@ def _embedding_files(layout: HomeLayout) -> list[tuple[Path, object]]:
     return [(path, vector_files.read(path)) for path in vector_files.files(base)]
 
 
-def _matching_texts(layout: HomeLayout, pattern: re.Pattern[str]) -> set[str]:
-    return {t for _, found in _embedding_files(layout) if found is not None for t in found.texts if pattern.search(t)}
+def _matching_texts(files: list[tuple[Path, VectorFile | None]], pattern: re.Pattern[str]) -> set[str]:
+    return {t for _, found in files if found is not None for t in found.texts if pattern.search(t)}
 
 
 def _find_embeddings(layout: HomeLayout, subject: str) -> int:
-    return len(_matching_texts(layout, re.compile(subject_pattern(subject))))
+    return len(_matching_texts(_embedding_files(layout), re.compile(subject_pattern(subject))))
 
 
 def _delete_embeddings(layout: HomeLayout, subject: str) -> int:
@@ -272,28 +276,22 @@ def _delete_embeddings(layout: HomeLayout, subject: str) -> int:
     pattern = re.compile(subject_pattern(subject))
     base = layout.classifier_store / vector_files.EMBEDDINGS_FILE
     with file_lock(vector_files.lock_path(base), FOLD_WAIT_S, "the embedding cache"):  # no fold meanwhile
-        return _drop_texts(layout, pattern)
-
-
-def _drop_texts(layout: HomeLayout, pattern: re.Pattern[str]) -> int:
-    from logpilot_dagster.classify import vector_files
-
-    dropped = _matching_texts(layout, pattern)
-    for path, found in _embedding_files(layout):
-        if found is None:
-            path.unlink(missing_ok=True)
-            continue
-        keep = np.array([not pattern.search(t) for t in found.texts], dtype=bool)
-        if keep.all():
-            continue
-        if not keep.any():
-            path.unlink(missing_ok=True)
-            continue
-        vector_files.write(path, found.embedder, [t for t, k in zip(found.texts, keep, strict=True) if k],
-                           found.vectors[keep])
-    for leftover in vector_files.temporary(layout.classifier_store / vector_files.EMBEDDINGS_FILE):
-        leftover.unlink(missing_ok=True)
-    return len(dropped)
+        files = _embedding_files(layout)
+        for path, found in files:
+            if found is None:
+                path.unlink(missing_ok=True)
+                continue
+            keep = np.array([not pattern.search(t) for t in found.texts], dtype=bool)
+            if keep.all():
+                continue
+            if not keep.any():
+                path.unlink(missing_ok=True)
+                continue
+            vector_files.write(path, found.embedder, [t for t, k in zip(found.texts, keep, strict=True) if k],
+                               found.vectors[keep])
+        for leftover in vector_files.temporary(base):
+            leftover.unlink(missing_ok=True)
+    return len(_matching_texts(files, pattern))
 
 
 def _registry_json(layout: HomeLayout) -> list[Path]:

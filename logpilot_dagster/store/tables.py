@@ -475,13 +475,13 @@ def write_live_batch(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantined
     has no memory bound (the bench's 1M catch-up peaked at 1,298 MB against 886 MB at 200k)."""
     ensure_schema(con)
     con.execute("SET threads = 1")  # a batch is small; the live workers have the cores
+    if not more_follow:
+        return _write_within_memory(con, rows, quarantined, templates, stream_key, positions)
     # The database's setting, not the connection's: put back at once, with the checkpoint done meanwhile.
-    con.execute("SET max_vacuum_tasks = 0" if more_follow else "RESET max_vacuum_tasks")
+    con.execute("SET max_vacuum_tasks = 0")
     try:
         written = _write_within_memory(con, rows, quarantined, templates, stream_key, positions)
-        if more_follow:
-            with suppress(duckdb.Error):  # another connection's transaction is open: the close checkpoints
-                con.execute("CHECKPOINT")
+        _checkpoint(con)
         return written
     finally:
         with suppress(duckdb.Error):  # a connection broken by the error above takes the setting with it
@@ -493,8 +493,11 @@ def merge_row_groups(con: duckdb.DuckDBPyConnection) -> None:
     under the live writer's limits."""
     con.execute("SET threads = 1")
     con.execute("SET memory_limit = ?", [DEFAULT_LIVE_MEMORY])
-    con.execute("RESET max_vacuum_tasks")
-    with suppress(duckdb.Error):  # another connection's transaction is open: the close checkpoints
+    _checkpoint(con)
+
+
+def _checkpoint(con: duckdb.DuckDBPyConnection) -> None:
+    with suppress(duckdb.Error):  # another connection's transaction is open: the close checkpoints instead
         con.execute("CHECKPOINT")
 
 

@@ -125,6 +125,22 @@ def test_new_templates_are_labelled_and_indexed_once_a_pass(tmp_path, indexed_ho
     assert {i: m["count"] for i, m in zip(stored["ids"], stored["metadatas"], strict=True)} == counts_by_id
 
 
+def test_the_indexer_reads_the_embedding_cache_once_for_all_its_passes(tmp_path, monkeypatch):
+    """`logpilot live` indexes after every pass with new templates; the store's cache (30 MB on a make-run
+    home) is read for the first only."""
+    from logpilot_dagster.live.labelling import TemplateIndexer
+    from logpilot_dagster.vectors import index as vector_index
+
+    made, synced = [], []
+    monkeypatch.setattr(vector_index, "index_exists", lambda _layout: True)
+    monkeypatch.setattr(vector_index, "default_embedder", lambda _layout: made.append(object()) or made[-1])
+    monkeypatch.setattr(vector_index, "index_templates", lambda _layout, embedder: synced.append(embedder))
+    indexer, layout = TemplateIndexer(), HomeLayout(tmp_path)
+    indexer(layout)
+    indexer(layout)
+    assert len(made) == 1 and synced == [made[0], made[0]]
+
+
 def _raw_line_records(start: datetime, n: int, offset: int = 0) -> list[dict]:
     levels, parts = ("INFO", "WARN", "ERROR"), ("db.pool", "http.server", "auth")
     records = []
