@@ -302,6 +302,8 @@ class CachedEmbedder:
         self._whole = False
         self._segments_read: list[Path] = []
         self._lock = threading.Lock()
+        self._purge_mark = ""  # the store's purge mark when the unsaved vectors began (see `save`)
+        self.dropped_after_purge = 0
         self.from_store = self._read_store()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -335,7 +337,8 @@ class CachedEmbedder:
     def save(self) -> Path | None:
         """Write the vectors embedded since the last save to the store as a segment; fold the store into one
         base instead when it has none of this model's or segments piled up. None when there is no store or
-        nothing new."""
+        nothing new, or when a purge ran since they were embedded: they may hold its subject (the caller may
+        have read its texts before the purge), so they are dropped, to be embedded again when needed."""
         if self.store is None:
             return None
         with self._lock:
@@ -346,17 +349,22 @@ class CachedEmbedder:
                 from logpilot_dagster.store.locks import Busy
 
                 try:
-                    self._fold(new)
-                    self._whole = False
-                    return self.store
+                    return self._fold(new)
                 except Busy:  # another process folds now: save as a segment, the next fold takes it in
                     pass
+            if vector_files.purge_mark(self.store) != self._purge_mark:
+                return self._drop_after_purge(new)
             texts = list(new)
-            segment = vector_files.new_segment(self.store)
-            self._segments_read.append(vector_files.write(segment, self.name, texts, np.stack([new[t] for t in texts])))
+            segment = vector_files.write(vector_files.new_segment(self.store), self.name, texts,
+                                         np.stack([new[t] for t in texts]))
+            # Not under the fold lock: a purge that began meanwhile may have listed the files before this one.
+            if vector_files.purge_mark(self.store) != self._purge_mark:
+                segment.unlink(missing_ok=True)
+                return self._drop_after_purge(new)
+            self._segments_read.append(segment)
         return self.store
 
-    def _fold(self, new: dict[str, np.ndarray]) -> None:
+    def _fold(self, new: dict[str, np.ndarray]) -> Path | None:
         """One base: what the store's files hold now, plus `new`, then the segments folded in removed. The files,
         not this process's memory, are what is kept: another process may have saved since, and a purge may have
         removed texts this process still holds. Under a lock, so that two folds never drop each other's
@@ -364,6 +372,8 @@ class CachedEmbedder:
         from logpilot_dagster.store.locks import file_lock
 
         with file_lock(vector_files.lock_path(self.store), FOLD_WAIT_S, "the embedding cache"):
+            if vector_files.purge_mark(self.store) != self._purge_mark:
+                return self._drop_after_purge(new)
             listed, items = vector_files.collect(self.store, self.name)
             items.update(new)
             if len(items) > self.max_items:
@@ -374,12 +384,22 @@ class CachedEmbedder:
                 if path != self.store:
                     path.unlink(missing_ok=True)
             self._segments_read = []
+            self._whole = False
+        return self.store
+
+    def _drop_after_purge(self, new: dict[str, np.ndarray]) -> None:
+        self._purge_mark = vector_files.purge_mark(self.store)
+        self.dropped_after_purge += len(new)
+        for text in new:  # out of memory too: embedded again, they are saved under the new mark
+            self._vectors.pop(text, None)
+        return None
 
     def _read_store(self) -> int:
         """Start from the store's vectors (its base and segments) when they come from the same embedding model;
         it is only a cache, so a missing, unreadable or foreign file is skipped."""
         if self.store is None:
             return 0
+        self._purge_mark = vector_files.purge_mark(self.store)  # before the files: a purge after it is seen
         for path in vector_files.files(self.store):
             found = vector_files.read(path)
             if path != self.store:

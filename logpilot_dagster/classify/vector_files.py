@@ -49,6 +49,31 @@ def lock_path(base: Path) -> Path:
     return base.with_name(base.name + ".lock")
 
 
+def purge_mark_path(base: Path) -> Path:
+    return base.with_name(base.name + ".purged")
+
+
+def purge_mark(base: Path) -> str:
+    """What the last purge wrote (empty before any): a saver whose unsaved vectors are older than the mark may
+    hold a purged subject's texts, and drops them (see `CachedEmbedder.save`)."""
+    try:
+        return purge_mark_path(base).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def mark_purged(base: Path) -> None:
+    """Written by a purge under the fold lock, before it reads the files."""
+    mark = purge_mark_path(base)
+    mark.parent.mkdir(parents=True, exist_ok=True)
+    tmp = mark.with_name(f".{base.stem}-purge-{os.getpid()}-{secrets.token_hex(6)}.tmp")
+    try:
+        tmp.write_text(f"{time.time_ns()}-{secrets.token_hex(6)}", encoding="ascii")
+        tmp.replace(mark)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def temporary(base: Path) -> list[Path]:
     """Files a write interrupted by a crash left behind (they may hold texts: the purge removes them)."""
     if not base.parent.is_dir():

@@ -276,6 +276,8 @@ def _delete_embeddings(layout: HomeLayout, subject: str) -> int:
     pattern = re.compile(subject_pattern(subject))
     base = layout.classifier_store / vector_files.EMBEDDINGS_FILE
     with file_lock(vector_files.lock_path(base), FOLD_WAIT_S, "the embedding cache"):  # no fold meanwhile
+        # First: a process holding vectors embedded before this point drops them instead of saving them.
+        vector_files.mark_purged(base)
         files = _embedding_files(layout)
         for path, found in files:
             if found is None:

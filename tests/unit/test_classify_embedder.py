@@ -356,8 +356,9 @@ def test_a_purge_removes_unreadable_cache_files_and_interrupted_writes(tmp_path)
     assert sinks._find_embeddings(layout, "cust_qz7741") == 1
     assert sinks._delete_embeddings(layout, "cust_qz7741") == 1
     left = sorted(p.name for p in base.parent.iterdir())
-    assert left == ["embeddings.npz.lock"] and base.with_suffix(".npz.lock").stat().st_size == 0  # the base held
-    # only the subject: removed too
+    # The base held only the subject: removed too. What is left: the lock and the purge's mark.
+    assert left == ["embeddings.npz.lock", "embeddings.npz.purged"] and base.with_suffix(".npz.lock").stat().st_size == 0
+    assert b"cust_qz7741" not in vector_files.purge_mark_path(base).read_bytes()
 
 
 def test_a_purged_text_a_running_process_still_holds_is_not_saved_back(tmp_path, monkeypatch):
@@ -378,11 +379,61 @@ def test_a_purged_text_a_running_process_still_holds_is_not_saved_back(tmp_path,
     running.save()
     assert sinks._delete_embeddings(layout, "cust_qz7741") == 1
     running.embed(["a new template <*>"])
+    assert running.save() is None  # embedded after the purge's mark was read: dropped (see the next test)
+    running.embed(["a new template <*>", "another new one <*>"])  # embedded again, under the new mark
     running.save()  # a segment
-    running.embed(["another new one <*>"])
+    running.embed(["a third one <*>"])
     running.save()  # a fold
     assert vector_files.segments(base) == []
-    assert sorted(vector_files.read(base).texts) == ["a new template <*>", "another new one <*>", "disk full on <*>"]
+    assert sorted(vector_files.read(base).texts) == ["a new template <*>", "a third one <*>", "another new one <*>",
+                                                     "disk full on <*>"]
+
+
+@pytest.mark.parametrize("when", ["before the save", "while its segment is written", "before a fold"])
+def test_vectors_embedded_before_a_purge_are_not_saved_after_it(tmp_path, monkeypatch, when):
+    """A process embeds a text holding the subject (read before the purge), the purge runs, then the process
+    saves: the text must not reach the files, whether the purge ran before the save or during it."""
+    from support.labelled import HashingEmbedder
+
+    from logpilot_dagster.classify import vector_files
+    from logpilot_dagster.classify.embedder import CachedEmbedder
+    from logpilot_dagster.store import sinks
+    from logpilot_dagster.store.layout import HomeLayout
+
+    layout = HomeLayout(tmp_path)
+    base = layout.classifier_store / vector_files.EMBEDDINGS_FILE
+    seed = CachedEmbedder(HashingEmbedder(), store=base)
+    seed.embed(["disk full on <*>"])
+    seed.save()  # a base: the next save writes a segment, unless segments piled up
+    if when == "before a fold":
+        monkeypatch.setattr(vector_files, "MAX_SEGMENTS", 0)
+    inner = HashingEmbedder()
+    running = CachedEmbedder(inner, store=base)
+    running.embed(["user cust_qz7741 logged in", "a template <*>"])
+    if when == "while its segment is written":
+        real_write = vector_files.write
+
+        def write_then_purge(path, *args):
+            # The purge began (mark written, files listed) just before this segment existed.
+            listed = vector_files.files(base)
+            written = real_write(path, *args)
+            with monkeypatch.context() as m:
+                m.setattr(vector_files, "files", lambda _base: listed)
+                sinks._delete_embeddings(layout, "cust_qz7741")
+            return written
+
+        monkeypatch.setattr(vector_files, "write", write_then_purge)
+    else:
+        sinks._delete_embeddings(layout, "cust_qz7741")
+    assert running.save() is None and running.dropped_after_purge == 2
+    monkeypatch.undo()
+    stored = b"".join(p.read_bytes() for p in base.parent.iterdir() if p.is_file())
+    assert b"cust_qz7741" not in stored
+    assert [t for p in vector_files.files(base) for t in vector_files.read(p).texts] == ["disk full on <*>"]
+    before = inner.texts
+    running.embed(["a template <*>"])  # dropped from memory too: embedded again, and saved this time
+    assert inner.texts == before + 1 and running.save() == base
+    assert CachedEmbedder(HashingEmbedder(), store=base).from_store == 2
 
 
 def test_a_fold_that_would_overflow_keeps_the_new_vectors_only(tmp_path, monkeypatch):
