@@ -264,7 +264,7 @@ class LiveEngine:
             counts.seconds = time.perf_counter() - began
             return counts
         counts.skipped_before_t1 = decoded.skipped_before_t1
-        rows, new_templates = self._learn_unmatched(decoded.rows)
+        rows, new_templates = self._learn_unmatched(decoded.rows, decoded.miner_stamp)
         if new_templates:
             self._discover(new_templates, rows)
         rows = self.registry_kv.fill(rows)  # the registry first: discovered patterns name the pairs
@@ -347,16 +347,20 @@ class LiveEngine:
 
     # --- steps -------------------------------------------------------------------------------------------
 
-    def _learn_unmatched(self, rows: pa.Table) -> tuple[pa.Table, dict[str, str]]:
+    def _learn_unmatched(self, rows: pa.Table, matched_with: int | None = None) -> tuple[pa.Table, dict[str, str]]:
         """Messages like nothing learned are learned here, by this process alone (the miner lock), and matched
-        again, so they get templates of their own; the new templates' ids and texts."""
+        again, so they get templates of their own; the new templates' ids and texts. `matched_with`: the
+        stamp of the saved miner the rows were matched with, when known."""
         unmatched = pc.ends_with(rows.column("template_id"), UNMATCHED_SUFFIX)
         if not pc.any(unmatched).as_py():
             return rows, {}
         owner = self.miner
         owner.refresh()
+        again = rows.filter(unmatched)
         # A worker's miner may be older than this one: match with the newest first, learn what is still new.
-        again = _parse_batch(rows.filter(unmatched).drop_columns(["template_id", "params", "kv"]), owner.miner)
+        # Not when this one is exactly the state they were matched with (the same result, a second time).
+        if matched_with is None or matched_with != owner.stamp or owner.unsaved:
+            again = _parse_batch(again.drop_columns(["template_id", "params", "kv"]), owner.miner)
         still = pc.ends_with(again.column("template_id"), UNMATCHED_SUFFIX)
         new: dict[str, str] = {}
         if pc.any(still).as_py():

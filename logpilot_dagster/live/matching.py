@@ -50,6 +50,9 @@ class Chunk:
     skipped_before_t1: int = 0
     quarantine_by_reason: Counter = field(default_factory=Counter)
     unknown_headers: dict[str, list[str]] = field(default_factory=dict)
+    # The stamp of the saved miner every row was matched with; None when unknown (a miner passed in, or
+    # chunks matched with different ones). Matching again with that same state would change nothing.
+    miner_stamp: int | None = None
 
 
 class Matcher:
@@ -84,8 +87,9 @@ class Matcher:
                  stamp: int | None, miner: LogMiner | None) -> Chunk:
         self.formats.refresh()
         decoded = decode(records, t1, limits, self.formats)
+        used = None
         if miner is None:
-            miner = self.current(stamp)
+            miner, used = self.current(stamp), self.stamp
             self.matched += len(records)
             self.since_load += len(records)
             if self.matched >= FORGET_CACHES_EVERY:
@@ -94,11 +98,13 @@ class Matcher:
         staged = decoded.staged()
         rows = _parse_batch(staged, miner) if staged.num_rows else PARSED_SCHEMA.empty_table()
         return Chunk(rows, decoded.quarantined(), decoded.skipped_before_t1, decoded.quarantine_by_reason,
-                     decoded.unknown_headers)
+                     decoded.unknown_headers, used)
 
 
 def merge(chunks: list[Chunk]) -> Chunk:
-    out = Chunk(pa.concat_tables([c.rows for c in chunks]), pa.concat_tables([c.quarantined for c in chunks]))
+    stamps = {c.miner_stamp for c in chunks}
+    out = Chunk(pa.concat_tables([c.rows for c in chunks]), pa.concat_tables([c.quarantined for c in chunks]),
+                miner_stamp=stamps.pop() if len(stamps) == 1 else None)
     for chunk in chunks:
         out.skipped_before_t1 += chunk.skipped_before_t1
         out.quarantine_by_reason.update(chunk.quarantine_by_reason)

@@ -140,3 +140,34 @@ def test_a_worker_killed_mid_batch_costs_the_batch_a_redo_in_the_writer_not_a_re
         pooled.close()
         alone.close()
     assert _by_log_id(redone) == _by_log_id(one) == _by_log_id(again)
+
+
+def test_rows_matched_with_the_writer_s_own_state_are_not_matched_again_before_learning(live_home, monkeypatch):
+    """What comes back unmatched is matched again with the writer's miner only when that miner differs from
+    the one the rows were matched with: the same saved state gives the same result a second time."""
+    from logpilot_dagster.live import engine as live_engine
+    from logpilot_dagster.live.matching import Chunk, Matcher, merge
+
+    start = datetime.now(UTC) - timedelta(hours=1)
+    records = [{"ts": (start + timedelta(seconds=i)).isoformat(), "source": "nova",
+                "message": f"Quantum flux sensor {i} drifted by {i % 97} ppm"} for i in range(40)]
+    batch, t1, stamp = _first_batch(live_home, records)
+    matcher = Matcher(live_home)
+    chunk = matcher.process(batch, t1, None, stamp)
+    assert chunk.miner_stamp == matcher.stamp == stamp
+    assert merge([chunk, Chunk(chunk.rows, chunk.quarantined, miner_stamp=None)]).miner_stamp is None
+
+    real, calls = live_engine._parse_batch, []
+    monkeypatch.setattr(live_engine, "_parse_batch", lambda table, miner: calls.append(table.num_rows) or
+                        real(table, miner))
+    with LiveEngine(live_home, FolderStream(live_home.live), log=lambda m: None) as engine:
+        engine.state()
+        assert engine.miner.stamp == stamp and not engine.miner.unsaved
+        rows, new = engine._learn_unmatched(chunk.rows, chunk.miner_stamp)
+        assert calls == [40]  # matched once, after learning
+        assert len(new) == 1 and not any(t.endswith(":0") for t in rows.column("template_id").to_pylist())
+        calls.clear()
+        # The same rows as matched before that learning (the miner's state has changed since): matched again.
+        again, new_again = engine._learn_unmatched(chunk.rows, chunk.miner_stamp)
+        assert calls == [40] and new_again == {} and not engine.miner.unsaved  # nothing learned twice
+        assert again.column("template_id").to_pylist() == rows.column("template_id").to_pylist()
