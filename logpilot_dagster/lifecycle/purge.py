@@ -20,7 +20,7 @@ from pathlib import Path
 from logpilot_dagster.ingest.reader import open_landing_file
 from logpilot_dagster.store import sinks, tables
 from logpilot_dagster.store.layout import HomeLayout
-from logpilot_dagster.store.locks import file_lock
+from logpilot_dagster.store.locks import connect_when_free, file_lock
 
 # How long a purge waits for the miner's owners (a bootstrap's mining can hold them for minutes) before it
 # gives up with `Busy`; a request file then stays pending and is tried again.
@@ -78,7 +78,7 @@ def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verif
         report.landing_rewritten = [key for key in report.landing_files if _rewrite_landing(layout, key, subject)]
     report.seconds = time.perf_counter() - started
     if layout.duckdb.exists():
-        with tables.connect(layout.duckdb) as con:
+        with connect_when_free(layout.duckdb) as con:  # a live writer holds the file for a batch at most
             tables.record_purge(
                 con, report.request_id, report.subject_hash,
                 rows=sum(report.per_sink.get(s, 0) for s in ROW_SINKS),
@@ -93,7 +93,7 @@ def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verif
 def _kept_lines(layout: HomeLayout) -> int:
     if not layout.duckdb.exists():
         return 0
-    with tables.connect(layout.duckdb, read_only=True) as con:
+    with connect_when_free(layout.duckdb, read_only=True) as con:
         totals = tables.conservation(con)
     return totals["lines_stored"] + totals["lines_quarantined"]
 

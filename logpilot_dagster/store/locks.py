@@ -56,7 +56,7 @@ def is_held(path: Path) -> bool:
         os.close(fd)
 
 
-def _is_lock_conflict(err: duckdb.Error) -> bool:
+def is_lock_conflict(err: duckdb.Error) -> bool:
     return "lock" in str(err).lower()
 
 
@@ -73,7 +73,7 @@ def connect_when_free(path: Path, read_only: bool = False, timeout_s: float = 30
         try:
             return tables.connect(path, read_only=read_only)
         except duckdb.IOException as err:
-            if not _is_lock_conflict(err) or time.monotonic() >= deadline:
+            if not is_lock_conflict(err) or time.monotonic() >= deadline:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 0.1)

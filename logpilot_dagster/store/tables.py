@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -746,20 +747,37 @@ def tier_stats(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     return stats
 
 
-def rewrite_database(path: Path) -> None:
+def rewrite_database(path: Path, timeout_s: float = 30.0) -> None:
     """Copy the warehouse into a fresh file and swap it in: DuckDB keeps deleted rows' bytes in free blocks, and
-    a purge must leave none. Readers that hold the old file keep reading it until they reopen."""
-    with duckdb.connect(str(path)) as con:
-        con.execute("CHECKPOINT")
+    a purge must leave none. Readers that hold the old file keep reading it until they reopen.
+
+    The old file stays attached for writing from before the copy until after the swap, so no other process
+    (a live writer's next batch) can open it in between: what it committed there would be lost with the old
+    file. Waits up to `timeout_s` for a writer that holds the file now."""
+    from logpilot_dagster.store.locks import is_lock_conflict
+
     fresh = path.with_name(path.name + ".rewrite")
     fresh.unlink(missing_ok=True)
+    deadline, delay = time.monotonic() + timeout_s, 0.01
     with duckdb.connect() as con:
-        con.execute(f"ATTACH '{_quoted(path)}' AS old (READ_ONLY)")
-        con.execute(f"ATTACH '{_quoted(fresh)}' AS fresh")
-        con.execute("COPY FROM DATABASE old TO fresh")
-        con.execute("DETACH fresh")
-        con.execute("DETACH old")
-    os.replace(fresh, path)
+        while True:
+            try:
+                con.execute(f"ATTACH '{_quoted(path)}' AS old")
+                break
+            except duckdb.IOException as err:
+                if not is_lock_conflict(err) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+        try:
+            con.execute("CHECKPOINT old")  # nothing left in its WAL: the copy reads everything from the file
+            con.execute(f"ATTACH '{_quoted(fresh)}' AS fresh")
+            con.execute("COPY FROM DATABASE old TO fresh")
+            con.execute("DETACH fresh")
+            os.replace(fresh, path)
+        finally:
+            fresh.unlink(missing_ok=True)
+            con.execute("DETACH old")
 
 
 def record_purge(con: duckdb.DuckDBPyConnection, request_id: str, subject_hash: str, rows: int, vectors: int,

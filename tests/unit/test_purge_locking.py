@@ -1,10 +1,13 @@
-"""A purge and the miner's owners: the purge holds the miner lock while it edits the sinks, so a live writer or
-a bootstrap mining cannot save a state it read before the purge over the purged one."""
+"""A purge and the other owners: it holds the miner lock while it edits the sinks, so a live writer or a bootstrap
+mining cannot save a state it read before the purge over the purged one; and it shares the warehouse with a
+live writer's batches, which it waits for and never loses."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
+from contextlib import suppress
 
 from logpilot_dagster.cli import main
 from logpilot_dagster.lifecycle import purge as purge_module
@@ -47,3 +50,75 @@ def test_a_purge_that_cannot_get_the_lock_says_so(tmp_path, monkeypatch, capsys)
     assert code == 2
     err = capsys.readouterr().err
     assert "miner's state is held by another process" in err and "Traceback" not in err
+
+
+def _hold_warehouse(path, seconds: float, insert: str | None = None):
+    """Another process (a live writer's batch) that opens the warehouse for writing; returns once it is open,
+    or at once when `insert` is given (it then waits for the file like the live writer, and commits a row)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, time; from logpilot_dagster.store.locks import connect_when_free\n"
+            f"con = connect_when_free({str(path)!r})\n"
+            "con.execute('BEGIN'); print('held', flush=True)\n"
+            f"{'con.execute(' + repr(insert) + ')' if insert else 'time.sleep(' + str(seconds) + ')'}\n"
+            "con.execute('COMMIT'); con.close()\n")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    if insert is None:
+        assert child.stdout.readline().strip() == "held"
+    return child
+
+
+def _warehouse_with(layout: HomeLayout, message: str) -> None:
+    from logpilot_dagster.store import tables
+
+    with tables.connect(layout.duckdb) as con:
+        con.execute("INSERT INTO logs (log_id, ts, source, message, ingest_mode, partition_key, line_no, n_lines) "
+                    "VALUES (1, now(), 'app', ?, 'live', 'live/a.jsonl', 0, 1)", [message])
+
+
+def test_a_purge_waits_for_a_live_batch_that_holds_the_warehouse(tmp_path, monkeypatch):
+    """The purge's rewrite of the file (and its audit) meets a live writer's batch: it waits for it instead of
+    failing with DuckDB's lock error after every sink was already edited."""
+    from logpilot_dagster.store import tables
+
+    layout = HomeLayout(tmp_path)
+    _warehouse_with(layout, "user cust_qz7741 logged in")
+    real, holders = tables.rewrite_database, []
+
+    def rewrite_during_a_batch(path, *args):
+        holders.append(_hold_warehouse(path, 1.0))
+        return real(path, *args)
+
+    monkeypatch.setattr(tables, "rewrite_database", rewrite_during_a_batch)
+    report = purge_module.purge(layout, "cust_qz7741", verify=True)
+    assert holders[0].wait(10) == 0
+    assert report.per_sink["logs"] == 1 and report.verified
+    with tables.connect(layout.duckdb, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM purge_audit").fetchone()[0] == 1
+
+
+def test_a_batch_that_waits_for_the_rewrite_lands_in_the_new_file(tmp_path, monkeypatch):
+    """A writer that opens the warehouse while the purge copies it must not open the old file: its commit would
+    be lost with it. It waits until the new file is in place, and its row is there."""
+    from logpilot_dagster.store import tables
+
+    layout = HomeLayout(tmp_path)
+    _warehouse_with(layout, "disk full on /var")
+    real_replace, writers = tables.os.replace, []
+
+    def replace_with_a_writer_waiting(src, dst):
+        writers.append(_hold_warehouse(dst, 0, insert="INSERT INTO logs (log_id, ts, source, message, ingest_mode, "
+                                                      "partition_key, line_no, n_lines) VALUES (2, now(), 'app', "
+                                                      "'late batch', 'live', 'live/a.jsonl', 1, 1)"))
+        with suppress(subprocess.TimeoutExpired):
+            writers[0].wait(2.0)  # the old file is still held: the writer cannot have committed there
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(tables.os, "replace", replace_with_a_writer_waiting)
+    tables.rewrite_database(layout.duckdb)
+    monkeypatch.undo()
+    assert writers[0].wait(20) == 0
+    with tables.connect(layout.duckdb, read_only=True) as con:
+        assert sorted(m for m, in con.execute("SELECT message FROM logs").fetchall()) == ["disk full on /var",
+                                                                                       "late batch"]
