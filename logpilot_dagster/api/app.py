@@ -39,6 +39,7 @@ from logpilot_dagster.classify.csv_io import (
     write_csv,
 )
 from logpilot_dagster.store.layout import HomeLayout
+from logpilot_dagster.store.locks import Busy
 
 MB = 1024 * 1024
 MULTIPART_SLACK = 64 * 1024  # form boundaries and part headers around the file
@@ -183,7 +184,15 @@ def create_app(settings: ApiSettings | None = None, classifier: HybridClassifier
 
     add_question_routes(app, settings.home, limiter, {  # GET /search, POST /ask (api/questions.py)
         409: {"model": ErrorResponse, "description": "No warehouse or vector index yet: run `logpilot bootstrap`"},
-        422: {"model": ErrorResponse, "description": "A blank or too long question, or k out of range"}})
+        422: {"model": ErrorResponse, "description": "A blank or too long question, or k out of range"},
+        503: {"model": ErrorResponse, "description": "The warehouse stayed held by another process (a bootstrap "
+                                                     "load) for longer than a reader waits; retry"}})
+
+    @app.exception_handler(Busy)
+    async def busy(_request: Request, exc: Busy) -> JSONResponse:
+        """Whatever the route: another process held what it needs (the warehouse, a lock) for too long."""
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+
     return app
 
 

@@ -104,7 +104,7 @@ def add_question_routes(app: FastAPI, home: str | None, limiter: anyio.CapacityL
         return AskResponse(question=request.question, **answer.to_dict())
 
     @app.post("/ask", response_model=AskResponse, summary="A question in plain language, answered from SQL or runbooks",
-              responses={code: errors[code] for code in (409, 422) if code in errors})
+              responses={code: errors[code] for code in (409, 422, 503) if code in errors})
     async def ask(request: AskRequest) -> AskResponse:
         if not request.question.strip():
             raise HTTPException(422, "question is blank")

@@ -27,6 +27,7 @@ from sqlglot.errors import SqlglotError
 
 from logpilot_dagster.ask.schema import READABLE
 from logpilot_dagster.store.layout import HomeLayout
+from logpilot_dagster.store.locks import WAREHOUSE_WAIT_S, when_free
 
 DEFAULT_ROW_LIMIT = 1_000
 DEFAULT_TIMEOUT_S = 10.0
@@ -149,9 +150,11 @@ def connect_guarded(layout: HomeLayout, threads: int = 2, memory_limit: str = "5
     attach, install or load anything."""
     if not layout.duckdb.is_file():
         raise FileNotFoundError(f"no warehouse at {layout.duckdb}: run `logpilot bootstrap` (or `make run`) first")
-    con = duckdb.connect(str(layout.duckdb), read_only=True,
-                         config={"threads": threads, "memory_limit": memory_limit, "autoinstall_known_extensions":
-                                 False, "autoload_known_extensions": False})
+    config = {"threads": threads, "memory_limit": memory_limit, "autoinstall_known_extensions": False,
+              "autoload_known_extensions": False}
+    # A live batch holds the file for about a second: waited for, like every other connection to it.
+    con = when_free(lambda: duckdb.connect(str(layout.duckdb), read_only=True, config=config),
+                    f"the warehouse ({layout.duckdb})", WAREHOUSE_WAIT_S)
     try:
         # The views over the warm and cold tiers read Parquet there; nothing else on disk is reachable.
         tiers = [str(p) + "/" for p in (layout.warm, layout.cold)]

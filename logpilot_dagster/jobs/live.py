@@ -25,10 +25,11 @@ from logpilot_dagster.assets.live import live_logs
 from logpilot_dagster.resources.storage import LogPilotStorage
 from logpilot_dagster.resources.stream import LogStreamResource
 from logpilot_dagster.store import tables
-from logpilot_dagster.store.locks import connect_when_free, is_held
+from logpilot_dagster.store.locks import Busy, connect_when_free, is_held
 
 LIVE_BATCH_TAG = "logpilot/live_batch"
 SENSOR_INTERVAL_S = 15
+POSITIONS_WAIT_S = 10.0  # a tick waits this long for a warehouse another process holds, then skips
 _FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 
 live_ingest_job = define_asset_job("live_ingest_job", selection=[live_logs], executor_def=in_process_executor,
@@ -51,11 +52,14 @@ def live_ingest_sensor(context: SensorEvaluationContext, storage: LogPilotStorag
     cursor = json.loads(context.cursor) if context.cursor else {}
     if not layout.duckdb.exists():
         return SkipReason(f"waiting for bootstrap_watermark: no warehouse at {layout.duckdb} yet")
-    with connect_when_free(layout.duckdb, read_only=True, timeout_s=10) as con:
-        has_table = tables.has_watermarks_table(con)
-        t1 = tables.bootstrap_t1(con) if has_table else {}
-        with stream.open(layout) as log_stream:
-            positions = tables.live_positions(con, log_stream.key) if has_table else {}
+    try:
+        with connect_when_free(layout.duckdb, read_only=True, timeout_s=POSITIONS_WAIT_S) as con:
+            has_table = tables.has_watermarks_table(con)
+            t1 = tables.bootstrap_t1(con) if has_table else {}
+            with stream.open(layout) as log_stream:
+                positions = tables.live_positions(con, log_stream.key) if has_table else {}
+    except Busy as busy:  # a bootstrap load or a tiering move: the next tick looks again
+        return SkipReason(f"cannot read the committed positions yet: {busy}")
     if not t1:
         return SkipReason("waiting for bootstrap_watermark: the bootstrap has not written T1 yet")
     if is_held(layout.live_lock) and not _in_flight(context, cursor.get("batch")):

@@ -45,6 +45,7 @@ TEMPLATE_SCHEMA = pa.schema([("template_id", pa.string()), ("source", pa.string(
                              ("regex", pa.string()), ("example", pa.string())])
 UNMATCHED_SUFFIX = ":0"  # the miner's id for a message like nothing it learned
 FLUSH_WAIT_S = 1.0
+BUSY_RETRY_S = 5.0  # `run_forever`'s pause after a pass that could not get the warehouse or the miner
 
 
 class NoWatermark(RuntimeError):
@@ -336,10 +337,17 @@ class LiveEngine:
         return total
 
     def run_forever(self, stop: threading.Event, idle_s: float = 1.0) -> LiveCounts:
-        """Catch up, then keep up: a pass every `idle_s` when the stream has nothing new."""
+        """Catch up, then keep up: a pass every `idle_s` when the stream has nothing new. A pass that finds the
+        warehouse or the miner held for longer than it waits (a bootstrap load, a tiering move) is tried again
+        after `BUSY_RETRY_S`: what it had not committed is read again, so nothing is lost."""
         total = LiveCounts()
         while not stop.is_set():
-            counts = self.run_once(stop)
+            try:
+                counts = self.run_once(stop)
+            except Busy as busy:
+                self.log(f"waiting {BUSY_RETRY_S:g} s: {busy}")
+                stop.wait(BUSY_RETRY_S)
+                continue
             total.add(counts)
             if counts.records_read == 0:
                 stop.wait(idle_s)

@@ -5,17 +5,23 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:  # DuckDB is imported where a connection is made: a file lock alone is light
     import duckdb
 
+T = TypeVar("T")
+
 # How long a writer of the miner's state waits for the other: a bootstrap's mining step holds it for as long as
 # it learns (minutes on a large backfill), a live batch only while it learns its unmatched messages.
 MINER_WAIT_S = 1800.0
+# How long a connection to the warehouse waits while another process holds it (DuckDB has one writing process,
+# and readers cannot open the file while it writes): a live batch holds it for about a second, a bootstrap
+# load for as long as it loads. After that, `Busy`.
+WAREHOUSE_WAIT_S = 30.0
 
 
 class Busy(RuntimeError):
@@ -60,20 +66,29 @@ def is_lock_conflict(err: duckdb.Error) -> bool:
     return "lock" in str(err).lower()
 
 
-def connect_when_free(path: Path, read_only: bool = False, timeout_s: float = 30.0) -> duckdb.DuckDBPyConnection:
-    """The warehouse, retried while another process holds its lock (DuckDB has one writing process; readers
-    and the live writer each hold the file briefly)."""
+def when_free(open_: Callable[[], T], what: str, timeout_s: float) -> T:
+    """`open_()` (a DuckDB connect or attach), retried while DuckDB answers that another process holds the
+    file; `Busy` once that has lasted `timeout_s`."""
     import duckdb
-
-    from logpilot_dagster.store import tables
 
     deadline = time.monotonic() + timeout_s
     delay = 0.01
     while True:
         try:
-            return tables.connect(path, read_only=read_only)
+            return open_()
         except duckdb.IOException as err:
-            if not is_lock_conflict(err) or time.monotonic() >= deadline:
+            if not is_lock_conflict(err):
                 raise
+            if time.monotonic() >= deadline:
+                raise Busy(f"{what} has been held by another process (a bootstrap load, a live batch, a tiering "
+                           f"move) for more than {timeout_s:g} s; try again") from err
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
+
+
+def connect_when_free(path: Path, read_only: bool = False, timeout_s: float = WAREHOUSE_WAIT_S
+                      ) -> duckdb.DuckDBPyConnection:
+    """`tables.connect`, which waits (at most `timeout_s`) while another process holds the file."""
+    from logpilot_dagster.store import tables
+
+    return tables.connect(path, read_only=read_only, timeout_s=timeout_s)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+
+from logpilot_dagster.store.locks import WAREHOUSE_WAIT_S, when_free
 
 # (name, type, description) per column: the schema below and the column schemas the Dagster UI shows.
 LOGS_COLUMNS = (
@@ -182,11 +183,13 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
-def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """The warehouse; a writer gets the schema ensured."""
+def connect(path: str | Path, read_only: bool = False, timeout_s: float = WAREHOUSE_WAIT_S
+            ) -> duckdb.DuckDBPyConnection:
+    """The warehouse; a writer gets the schema ensured. While another process holds the file (a live batch, a
+    bootstrap load), waited for at most `timeout_s`, then `Busy`."""
     if not read_only:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    con = when_free(lambda: duckdb.connect(str(path), read_only=read_only), f"the warehouse ({path})", timeout_s)
     if not read_only:
         ensure_schema(con)
     return con
@@ -747,28 +750,17 @@ def tier_stats(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     return stats
 
 
-def rewrite_database(path: Path, timeout_s: float = 30.0) -> None:
+def rewrite_database(path: Path, timeout_s: float = WAREHOUSE_WAIT_S) -> None:
     """Copy the warehouse into a fresh file and swap it in: DuckDB keeps deleted rows' bytes in free blocks, and
     a purge must leave none. Readers that hold the old file keep reading it until they reopen.
 
     The old file stays attached for writing from before the copy until after the swap, so no other process
     (a live writer's next batch) can open it in between: what it committed there would be lost with the old
     file. Waits up to `timeout_s` for a writer that holds the file now."""
-    from logpilot_dagster.store.locks import is_lock_conflict
-
     fresh = path.with_name(path.name + ".rewrite")
     fresh.unlink(missing_ok=True)
-    deadline, delay = time.monotonic() + timeout_s, 0.01
     with duckdb.connect() as con:
-        while True:
-            try:
-                con.execute(f"ATTACH '{_quoted(path)}' AS old")
-                break
-            except duckdb.IOException as err:
-                if not is_lock_conflict(err) or time.monotonic() >= deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 0.1)
+        when_free(lambda: con.execute(f"ATTACH '{_quoted(path)}' AS old"), f"the warehouse ({path})", timeout_s)
         try:
             con.execute("CHECKPOINT old")  # nothing left in its WAL: the copy reads everything from the file
             con.execute(f"ATTACH '{_quoted(fresh)}' AS fresh")

@@ -393,3 +393,34 @@ def test_a_catch_up_stopped_with_a_batch_in_hand_still_merges_its_row_groups(liv
     assert groups == list(range(groups[0], groups[0] + 3))  # none merged while the next batch was in hand
     with tables.connect(live_home.duckdb, read_only=True) as con:
         assert _row_groups(con) < groups[-1]
+
+
+def test_logpilot_live_waits_out_a_warehouse_held_for_longer_than_a_batch_waits(live_home, monkeypatch):
+    """A bootstrap load or a tiering move can hold the warehouse for minutes: the continuous writer says it is
+    waiting and tries again (it exited on the first pass that could not get in), and stores everything after."""
+    from logpilot_dagster.live import engine as live_engine
+
+    monkeypatch.setattr(live_engine, "BUSY_RETRY_S", 0.2)
+    latest = max(t1_of(live_home).values())
+    FolderStream(live_home.live).append(list(sample_records(500, seed=4, start=latest + timedelta(seconds=1))))
+    code = (f"import duckdb, time; con = duckdb.connect({str(live_home.duckdb)!r}); con.execute('BEGIN'); "
+            "print('held', flush=True); time.sleep(2); con.execute('COMMIT'); con.close()")
+    load = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert load.stdout.readline().strip() == "held"
+    said, stop = [], threading.Event()
+    with LiveEngine(live_home, FolderStream(live_home.live), log=said.append, lock_timeout_s=0.3) as engine:
+        runner = threading.Thread(target=engine.run_forever, args=(stop, 0.1))
+        runner.start()
+        try:
+            deadline = time.monotonic() + 60
+            # Not `totals`: this process's writer and a reader of the same file must not overlap.
+            while time.monotonic() < deadline and not any("500 stored" in line for line in said):
+                time.sleep(0.1)
+        finally:
+            stop.set()
+            runner.join(30)
+            load.wait(10)
+    assert not runner.is_alive()
+    assert any(line.startswith("waiting") and "held by another process" in line for line in said), said
+    after = totals(live_home)
+    assert after["live"] == 500 and after["live_stored_twice"] == 0 and tables.conserved(after)

@@ -121,3 +121,23 @@ def test_no_run_while_logpilot_live_holds_the_live_writer_lock(live_home):
         held = tick(live_home, None, instance)
     assert isinstance(held, SkipReason) and "another live writer" in held.skip_message
     assert tick(live_home, None, instance).run_requests  # released: a run is asked for
+
+
+def test_a_tick_skips_with_the_reason_while_the_warehouse_stays_held(live_home, monkeypatch):
+    """A bootstrap load holds the warehouse for as long as it loads: the tick says so and skips (it failed
+    with DuckDB's lock error)."""
+    import subprocess
+    import sys
+
+    from logpilot_dagster.jobs import live as live_jobs
+
+    monkeypatch.setattr(live_jobs, "POSITIONS_WAIT_S", 0.3)
+    code = (f"import duckdb, time; con = duckdb.connect({str(live_home.duckdb)!r}); con.execute('BEGIN'); "
+            "print('held', flush=True); time.sleep(3); con.execute('COMMIT'); con.close()")
+    load = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert load.stdout.readline().strip() == "held"
+        result = tick(live_home, None, DagsterInstance.ephemeral())
+    finally:
+        load.wait(10)
+    assert isinstance(result, SkipReason) and "held by another process" in result.skip_message

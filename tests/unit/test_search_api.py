@@ -70,3 +70,46 @@ def test_the_routes_are_documented(client) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert "get" in paths["/search"] and "post" in paths["/ask"]
     assert "409" in paths["/ask"]["post"]["responses"]
+
+
+def _hold(path, seconds: float):
+    """Another process holding the warehouse for writing (a live batch, a bootstrap load); returns once held."""
+    import subprocess
+    import sys
+
+    code = (f"import duckdb, time; con = duckdb.connect({str(path)!r}); con.execute('BEGIN'); print('held', "
+            f"flush=True); time.sleep({seconds}); con.execute('COMMIT'); con.close()")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "held"
+    return child
+
+
+def test_questions_wait_for_a_live_batch_and_say_when_the_warehouse_stays_held(
+        indexed_home, tmp_path, monkeypatch, capsys):  # noqa: F811
+    """While `logpilot live` writes a batch, the API and the CLI wait for it (they failed with DuckDB's lock
+    error, a 500 and a traceback); held for longer than a reader waits, a 503 and one line."""
+    import shutil
+
+    from logpilot_dagster.ask import guard
+    from logpilot_dagster.cli import main
+    from logpilot_dagster.store.layout import HomeLayout
+
+    monkeypatch.delenv("LOGPILOT_LLM_BASE_URL", raising=False)
+    home = HomeLayout(shutil.copytree(indexed_home.home, tmp_path / "home", symlinks=True))
+    settings = ApiSettings(classifier=ClassifierConfig(llm=LLMConfig()), home=str(home.home))
+    question = {"question": "how many errors per source?"}
+    with TestClient(create_app(settings), raise_server_exceptions=False) as api:
+        batch = _hold(home.duckdb, 1.0)
+        assert api.post("/ask", json=question).status_code == 200
+        batch.wait(10)
+        monkeypatch.setattr(guard, "WAREHOUSE_WAIT_S", 0.3)
+        load = _hold(home.duckdb, 3.0)
+        try:
+            response = api.post("/ask", json=question)
+            code = main(["ask", "--home", str(home.home), "how", "many", "errors?"])
+        finally:
+            load.wait(10)
+    assert response.status_code == 503 and response.headers["retry-after"] == "5"
+    assert "held by another process" in response.json()["detail"]
+    err = capsys.readouterr().err
+    assert code == 2 and "held by another process" in err and "Traceback" not in err and len(err.splitlines()) == 1
