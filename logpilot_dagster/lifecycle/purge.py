@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from logpilot_dagster.ingest.reader import open_landing_file
-from logpilot_dagster.store import sinks, tables
+from logpilot_dagster.store import purge_guard, sinks, tables
 from logpilot_dagster.store.layout import HomeLayout
 from logpilot_dagster.store.locks import connect_when_free, file_lock
 
@@ -57,25 +57,20 @@ def subject_hash(layout: HomeLayout, subject: str) -> str:
 
 def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verify: bool = False,
           request_id: str | None = None, wait_s: float | None = None) -> PurgeReport:
-    """`Busy` when the miner's state stays held for `wait_s` (default `PURGE_WAIT_S`): nothing is edited then."""
+    """`Busy` when another purge, or the miner's state, stays held for `wait_s` (default `PURGE_WAIT_S`): nothing
+    is edited then."""
     subject = subject.strip()
     sinks.subject_pattern(subject)  # refuses an empty subject before anything is touched
     started = time.perf_counter()
     report = PurgeReport(request_id or uuid.uuid4().hex, subject_hash(layout, subject))
-    before = _kept_lines(layout)
-    # The miner's owners (the bootstrap's mining, the live writer) save its state under this lock: held, none
-    # of them can save a state read before the purge over the purged one.
-    with file_lock(layout.miner_lock, PURGE_WAIT_S if wait_s is None else wait_s, "the miner's state"):
-        for sink in sinks.SINKS:
-            report.per_sink[sink.name] = sink.delete(layout, subject)
-    report.lines_purged = before - _kept_lines(layout)
-    if layout.duckdb.exists():
-        # Deleted rows stay in DuckDB's free blocks until overwritten: rewrite the file so none of the
-        # subject's bytes remain on disk.
-        tables.rewrite_database(layout.duckdb)
-    report.landing_files = landing_mentions(layout, subject)
-    if include_landing:
-        report.landing_rewritten = [key for key in report.landing_files if _rewrite_landing(layout, key, subject)]
+    wait = PURGE_WAIT_S if wait_s is None else wait_s
+    # Marked at the start and the end: a live batch read before the end is not stored (see `purge_guard`).
+    with file_lock(layout.purge_lock, wait, "another purge"):
+        purge_guard.mark(layout)
+        try:
+            _purge(layout, subject, report, include_landing, wait)
+        finally:
+            purge_guard.mark(layout)
     report.seconds = time.perf_counter() - started
     if layout.duckdb.exists():
         with connect_when_free(layout.duckdb) as con:  # a live writer holds the file for a batch at most
@@ -88,6 +83,23 @@ def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verif
     if verify:
         report.left = sinks.find_everywhere(layout, subject)
     return report
+
+
+def _purge(layout: HomeLayout, subject: str, report: PurgeReport, include_landing: bool, wait_s: float) -> None:
+    before = _kept_lines(layout)
+    # The miner's owners (the bootstrap's mining, the live writer) save its state under this lock: held, none
+    # of them can save a state read before the purge over the purged one.
+    with file_lock(layout.miner_lock, wait_s, "the miner's state"):
+        for sink in sinks.SINKS:
+            report.per_sink[sink.name] = sink.delete(layout, subject)
+    report.lines_purged = before - _kept_lines(layout)
+    if layout.duckdb.exists():
+        # Deleted rows stay in DuckDB's free blocks until overwritten: rewrite the file so none of the
+        # subject's bytes remain on disk.
+        tables.rewrite_database(layout.duckdb)
+    report.landing_files = landing_mentions(layout, subject)
+    if include_landing:
+        report.landing_rewritten = [key for key in report.landing_files if _rewrite_landing(layout, key, subject)]
 
 
 def _kept_lines(layout: HomeLayout) -> int:

@@ -37,14 +37,16 @@ from logpilot_dagster.live.workers import BatchWorkers, Job
 from logpilot_dagster.mining import LogMiner
 from logpilot_dagster.mining.miner import gc_paused
 from logpilot_dagster.mining.template_text import template_regex
-from logpilot_dagster.store import tables
+from logpilot_dagster.store import purge_guard, tables
 from logpilot_dagster.store.layout import HomeLayout
 from logpilot_dagster.store.locks import MINER_WAIT_S, Busy, connect_when_free, file_lock
+from logpilot_dagster.store.purge_guard import PurgedMeanwhile
 
 TEMPLATE_SCHEMA = pa.schema([("template_id", pa.string()), ("source", pa.string()), ("template", pa.string()),
                              ("regex", pa.string()), ("example", pa.string())])
 UNMATCHED_SUFFIX = ":0"  # the miner's id for a message like nothing it learned
 FLUSH_WAIT_S = 1.0
+PURGE_WAIT_S = 600.0  # how long a batch that met a purge waits for it to end before it is read again
 BUSY_RETRY_S = 5.0  # `run_forever`'s pause after a pass that could not get the warehouse or the miner
 
 
@@ -123,10 +125,13 @@ class _Miner:
             self.info = self._info()
             self.unsaved = False
 
-    def learn(self, messages: dict[str, list[str]]) -> dict[str, str]:
+    def learn(self, messages: dict[str, list[str]], check: Callable[[], None] | None = None) -> dict[str, str]:
         """Learn unseen messages; the ids of templates that did not exist before, with their text. Saved
-        before returning when there are any (the rows about to be stored refer to them)."""
+        before returning when there are any (the rows about to be stored refer to them). `check`: called under
+        the miner lock first (`purge_guard.check`: messages read before a purge are not learned after it)."""
         with file_lock(self.layout.miner_lock, MINER_WAIT_S, "the miner's state"):
+            if check is not None:
+                check()
             self.refresh()  # learn on top of the newest saved state, never over it
             before = dict(self.info)
             for source, batch in messages.items():
@@ -236,9 +241,16 @@ class LiveEngine:
         began = time.perf_counter()
         if self._positions is None:
             self.state()
-        with gc_paused():  # as in `run_once`
-            read = self.stream.read(rng)
-            counts = self._finish(rng, read, self._submit(read), began)
+        while True:
+            with gc_paused():  # as in `run_once`
+                mark = purge_guard.current(self.layout)
+                read = self.stream.read(rng)
+                try:
+                    counts = self._finish(rng, read, self._submit(read), began, purge_mark=mark)
+                    break
+                except PurgedMeanwhile as purged:  # the same range, once the purge has blanked its copy
+                    self.log(str(purged))
+            purge_guard.wait_until_done(self.layout, PURGE_WAIT_S)
         self.miner.flush()
         self._label_new_templates(counts)
         return counts, read
@@ -254,10 +266,16 @@ class LiveEngine:
         self.miner.refresh()
         return self.workers.submit(read.records, self._t1, self.limits, self.miner.stamp, lambda: self.miner.miner)
 
-    def _finish(self, rng: StreamRange, read: StreamRead, job: Job, began: float, more_follow: bool = False
-                ) -> LiveCounts:
+    def _finish(self, rng: StreamRange, read: StreamRead, job: Job, began: float, more_follow: bool = False,
+                purge_mark: str | None = None) -> LiveCounts:
         """Learn what came back unmatched, then commit the batch: rows, quarantine and positions at once.
-        `more_follow`: the next batch is already read (see `tables.write_live_batch`)."""
+        `more_follow`: the next batch is already read (see `tables.write_live_batch`); `purge_mark`: the
+        purge mark read before the batch was (`purge_guard`): `PurgedMeanwhile` if a purge ran since."""
+
+        def check() -> None:
+            if purge_mark is not None:
+                purge_guard.check(self.layout, purge_mark)
+
         counts = LiveCounts(records_read=len(read.records), batches=1)
         self.miner.refresh()  # needed below; loaded (the first time) while the workers are still at it
         decoded = job.result()
@@ -265,14 +283,15 @@ class LiveEngine:
             counts.seconds = time.perf_counter() - began
             return counts
         counts.skipped_before_t1 = decoded.skipped_before_t1
-        rows, new_templates = self._learn_unmatched(decoded.rows, decoded.miner_stamp)
+        rows, new_templates = self._learn_unmatched(decoded.rows, decoded.miner_stamp, check)
         if new_templates:
+            check()  # what discovery writes (the schema registry) holds the batch's messages too
             self._discover(new_templates, rows)
         rows = self.registry_kv.fill(rows)  # the registry first: discovered patterns name the pairs
         batch_templates = self._templates_of(rows)
         with connect_when_free(self.layout.duckdb, timeout_s=self.lock_timeout_s) as con:
             written = tables.write_live_batch(con, rows, decoded.quarantined, batch_templates, self.stream.key,
-                                              read.positions, more_follow)
+                                              read.positions, more_follow, check=check)
             self._unmerged = more_follow
             self._read_state(con)
         counts.rows_stored, counts.quarantined = written.rows, written.quarantined
@@ -298,17 +317,18 @@ class LiveEngine:
         total = LiveCounts()
         began = time.perf_counter()
         rng = self.plan(fresh=True)  # each pass starts from what DuckDB holds
-        ahead: tuple[StreamRange, StreamRead, Job] | None = None
+        ahead: tuple[StreamRange, StreamRead, Job, str] | None = None
         while not rng.empty and not (stop and stop.is_set()) and (max_batches is None or total.batches < max_batches):
             # A batch's objects are freed by reference counting; the cyclic collector would walk the loaded
             # miner again and again for nothing.
             with gc_paused():
                 batch_began = time.perf_counter()
                 if ahead is None:
+                    mark = purge_guard.current(self.layout)
                     read = self.stream.read(rng)
                     job = self._submit(read)
                 else:
-                    _, read, job = ahead
+                    _, read, job, mark = ahead
                     ahead = None
                 more = read.records and not read.caught_up and (max_batches is None
                                                                 or total.batches + 1 < max_batches)
@@ -316,9 +336,19 @@ class LiveEngine:
                     following = self.stream.plan(read.positions, min(self._t1.values()), self.batch_records,
                                                  self.batch_bytes)
                     if not following.empty:
+                        following_mark = purge_guard.current(self.layout)
                         following_read = self.stream.read(following)
-                        ahead = (following, following_read, self._submit(following_read))
-                counts = self._finish(rng, read, job, batch_began, more_follow=ahead is not None)
+                        ahead = (following, following_read, self._submit(following_read), following_mark)
+                try:
+                    counts = self._finish(rng, read, job, batch_began, ahead is not None, mark)
+                except PurgedMeanwhile as purged:
+                    # Nothing of this batch (nor of the next, read before it) is stored: both are read again
+                    # from the committed positions once the purge is done, its stream copy blanked.
+                    self.log(str(purged))
+                    ahead = None
+                    purge_guard.wait_until_done(self.layout, PURGE_WAIT_S)
+                    rng = self.plan(fresh=True)
+                    continue
             total.add(counts)
             self.log(f"batch {total.batches}: {counts.records_read:,} records read, {counts.rows_stored:,} stored, "
                      f"{counts.skipped_before_t1:,} at/before T1, {counts.duplicates_skipped:,} duplicates, "
@@ -355,7 +385,8 @@ class LiveEngine:
 
     # --- steps -------------------------------------------------------------------------------------------
 
-    def _learn_unmatched(self, rows: pa.Table, matched_with: int | None = None) -> tuple[pa.Table, dict[str, str]]:
+    def _learn_unmatched(self, rows: pa.Table, matched_with: int | None = None,
+                         check: Callable[[], None] | None = None) -> tuple[pa.Table, dict[str, str]]:
         """Messages like nothing learned are learned here, by this process alone (the miner lock), and matched
         again, so they get templates of their own; the new templates' ids and texts. `matched_with`: the
         stamp of the saved miner the rows were matched with, when known."""
@@ -376,7 +407,7 @@ class LiveEngine:
             for source, message in zip(again.column("source").filter(still).to_pylist(),
                                        again.column("message").filter(still).to_pylist(), strict=True):
                 pending.setdefault(source, []).append(message)
-            new = owner.learn(pending)
+            new = owner.learn(pending, check)
             learned = _parse_batch(again.filter(still).drop_columns(["template_id", "params", "kv"]), owner.miner)
             again = pa.concat_tables([again.filter(pc.invert(still)), learned])
         # Row order does not matter to the insert.

@@ -187,6 +187,16 @@ class HomeLayout:
         return self.registry / "drain3.lock"
 
     @property
+    def purge_lock(self) -> Path:
+        """Held by a purge for as long as it runs: a live batch read meanwhile is not stored (`purge_guard`)."""
+        return self.registry / "purge.lock"
+
+    @property
+    def purge_mark(self) -> Path:
+        """Rewritten by a purge when it starts and ends (`purge_guard`)."""
+        return self.registry / "purge.mark"
+
+    @property
     def live_lock(self) -> Path:
         """Held by the one live writer (`logpilot live` or a live run)."""
         return self.registry / "live.lock"

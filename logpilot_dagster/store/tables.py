@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -466,7 +466,7 @@ LARGE_LIVE_MEMORY = "512MB"
 
 def write_live_batch(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantined: pa.Table,
                      templates: pa.Table, stream_key: str, positions: dict[str, int],
-                     more_follow: bool = False) -> LiveWrite:
+                     more_follow: bool = False, check: Callable[[], None] | None = None) -> LiveWrite:
     """One live batch in ONE transaction: rows whose log_id is not stored yet, quarantine entries not stored
     yet (by partition_key and line_no), the batch's templates (counts grow by the rows inserted), a ledger
     row per stream partition in `landing_files` (so conservation covers live lines), and the positions,
@@ -476,15 +476,18 @@ def write_live_batch(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantined
     groups as they are, and the pass's last batch merges them (the vacuum). Merged after every batch, a
     catch-up's rows are compressed again and again (1M rows in 50k batches: 3.95 s of checkpoints against
     2.75 s, `benchmarks/bench_live_checkpoints.py`); left to whichever connection writes next, the merge
-    has no memory bound (the bench's 1M catch-up peaked at 1,298 MB against 886 MB at 200k)."""
+    has no memory bound (the bench's 1M catch-up peaked at 1,298 MB against 886 MB at 200k).
+
+    `check`: called inside the transaction, before anything is written; what it raises rolls the batch back
+    (the live writer's `purge_guard.check`)."""
     ensure_schema(con)
     con.execute("SET threads = 1")  # a batch is small; the live workers have the cores
     if not more_follow:
-        return _write_within_memory(con, rows, quarantined, templates, stream_key, positions)
+        return _write_within_memory(con, rows, quarantined, templates, stream_key, positions, check)
     # The database's setting, not the connection's: put back at once, with the checkpoint done meanwhile.
     con.execute("SET max_vacuum_tasks = 0")
     try:
-        written = _write_within_memory(con, rows, quarantined, templates, stream_key, positions)
+        written = _write_within_memory(con, rows, quarantined, templates, stream_key, positions, check)
         _checkpoint(con)
         return written
     finally:
@@ -506,10 +509,11 @@ def _checkpoint(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _write_within_memory(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantined: pa.Table,
-                         templates: pa.Table, stream_key: str, positions: dict[str, int]) -> LiveWrite:
+                         templates: pa.Table, stream_key: str, positions: dict[str, int],
+                         check: Callable[[], None] | None) -> LiveWrite:
     try:
         con.execute("SET memory_limit = ?", [DEFAULT_LIVE_MEMORY])  # fails if DuckDB holds more already
-        return _write_live_batch(con, rows, quarantined, templates, stream_key, positions)
+        return _write_live_batch(con, rows, quarantined, templates, stream_key, positions, check)
     except (duckdb.OutOfMemoryException, duckdb.TransactionException) as err:
         # A write that ran out (or whose COMMIT did) was rolled back: nothing of it is stored.
         if isinstance(err, duckdb.TransactionException) and "memory" not in str(err).lower():
@@ -518,12 +522,15 @@ def _write_within_memory(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarant
             with suppress(duckdb.Error):  # a failed COMMIT may have ended the transaction itself
                 con.execute("ROLLBACK")
         con.execute("SET memory_limit = ?", [LARGE_LIVE_MEMORY])
-        return _write_live_batch(con, rows, quarantined, templates, stream_key, positions)
+        return _write_live_batch(con, rows, quarantined, templates, stream_key, positions, check)
 
 
 def _write_live_batch(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantined: pa.Table,
-                      templates: pa.Table, stream_key: str, positions: dict[str, int]) -> LiveWrite:
+                      templates: pa.Table, stream_key: str, positions: dict[str, int],
+                      check: Callable[[], None] | None = None) -> LiveWrite:
     with transaction(con):
+        if check is not None:  # while this transaction holds the file, no purge can pass the tables
+            check()
         con.register("batch_rows", rows)
         con.register("batch_bad", quarantined)
         con.register("batch_templates", templates)

@@ -327,8 +327,8 @@ def test_a_catch_up_merges_its_row_groups_once_at_its_last_batch(live_home, monk
     groups: list[tuple[bool, int]] = []
     write = tables.write_live_batch
 
-    def counting(con, *args):
-        written = write(con, *args)
+    def counting(con, *args, **kwargs):
+        written = write(con, *args, **kwargs)
         groups.append((args[-1], _row_groups(con)))
         return written
 
@@ -377,8 +377,8 @@ def test_a_catch_up_stopped_with_a_batch_in_hand_still_merges_its_row_groups(liv
     groups: list[int] = []
     write = tables.write_live_batch
 
-    def counting(con, *args):
-        written = write(con, *args)
+    def counting(con, *args, **kwargs):
+        written = write(con, *args, **kwargs)
         groups.append(_row_groups(con))
         return written
 
@@ -424,3 +424,36 @@ def test_logpilot_live_waits_out_a_warehouse_held_for_longer_than_a_batch_waits(
     assert any(line.startswith("waiting") and "held by another process" in line for line in said), said
     after = totals(live_home)
     assert after["live"] == 500 and after["live_stored_twice"] == 0 and tables.conserved(after)
+
+
+def test_a_batch_read_before_a_purge_is_not_stored_or_learned_after_it(live_home):
+    """The purge runs while a batch holding its subject is on its way (read, matched, not yet learned or
+    committed): nothing of the subject may reach the tables or the miner after the purge. The batch is read
+    again once the purge is done, and the blanked records are quarantined; every record is accounted for."""
+    from logpilot_dagster.lifecycle.purge import purge
+    from logpilot_dagster.store import sinks
+
+    subject = "cust_qz7741"
+    latest = max(t1_of(live_home).values())
+    start = latest + timedelta(seconds=1)
+    records = list(sample_records(300, seed=12, start=start))
+    for i in range(0, 300, 15):  # 20 records: a template nothing learned yet, and the subject in it
+        records[i] = {**records[i], "source": "nova", "message": f"Quantum flux calibrated for {subject} run {i}"}
+    FolderStream(live_home.live).append(records)
+    said, purges = [], []
+    with LiveEngine(live_home, FolderStream(live_home.live), log=said.append, workers=1) as engine:
+        submit = engine._submit
+
+        def submit_then_purge(read):
+            job = submit(read)  # matched at once, in this process (a small batch)
+            if not purges:
+                purges.append(purge(live_home, subject))
+            return job
+
+        engine._submit = submit_then_purge
+        counts = engine.run_once()
+    assert purges and any("a purge ran while this batch was on its way" in line for line in said), said
+    assert sinks.find_everywhere(live_home, subject) == dict.fromkeys((s.name for s in sinks.SINKS), 0)
+    after = totals(live_home)
+    assert counts.rows_stored == 280 and counts.quarantine_by_reason == {"blank_line": 20}
+    assert after["live"] == 280 and after["live_stored_twice"] == 0 and tables.conserved(after)
