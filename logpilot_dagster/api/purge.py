@@ -40,6 +40,7 @@ def purge_router(layout: Callable[[], HomeLayout], limiter: anyio.CapacityLimite
                             503: {"description": "No warehouse yet (run the bootstrap), or the miner's state "
                                                   "held by a bootstrap's mining (try again)"}})
     async def purge(request: PurgeRequest) -> PurgeAnswer:
+        from logpilot_dagster.lifecycle.purge import PurgeIncomplete
         from logpilot_dagster.lifecycle.purge import purge as run_purge
 
         home = layout()
@@ -52,6 +53,8 @@ def purge_router(layout: Callable[[], HomeLayout], limiter: anyio.CapacityLimite
                 report = await anyio.to_thread.run_sync(
                     lambda: run_purge(home, request.subject, include_landing=request.include_landing, verify=True,
                                       wait_s=API_WAIT_S), limiter=limiter)
+            except PurgeIncomplete as busy:  # part-way: the message says what is done
+                raise HTTPException(503, str(busy)) from None
             except Busy as busy:  # nothing was edited
                 raise HTTPException(503, f"{busy}; nothing was purged, try again") from None
         return PurgeAnswer(request_id=report.request_id, subject_hash=report.subject_hash,

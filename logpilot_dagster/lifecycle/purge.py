@@ -14,13 +14,15 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from logpilot_dagster.ingest.reader import open_landing_file
 from logpilot_dagster.store import purge_guard, sinks, tables
 from logpilot_dagster.store.layout import HomeLayout
-from logpilot_dagster.store.locks import connect_when_free, file_lock
+from logpilot_dagster.store.locks import Busy, connect_when_free, file_lock
 
 # How long a purge waits for the miner's owners (a bootstrap's mining can hold them for minutes) before it
 # gives up with `Busy`; a request file then stays pending and is tried again.
@@ -28,6 +30,11 @@ PURGE_WAIT_S = 120.0
 # Sinks whose counts are rows (for purge_audit.rows_deleted) and vectors.
 ROW_SINKS = ("logs", "warm", "cold", "quarantine")
 VECTOR_SINKS = ("vector_index", "embedding_cache")
+
+
+class PurgeIncomplete(Busy):
+    """Something stayed held after the purge had begun editing: what it removed stays removed, and running the
+    request again finishes it (the rest, the rewrite of the DuckDB file, the audit)."""
 
 
 @dataclass
@@ -73,7 +80,8 @@ def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verif
             purge_guard.mark(layout)
     report.seconds = time.perf_counter() - started
     if layout.duckdb.exists():
-        with connect_when_free(layout.duckdb) as con:  # a live writer holds the file for a batch at most
+        with _incomplete_if_busy("the purge is done but not recorded in purge_audit"), \
+                connect_when_free(layout.duckdb) as con:
             tables.record_purge(
                 con, report.request_id, report.subject_hash,
                 rows=sum(report.per_sink.get(s, 0) for s in ROW_SINKS),
@@ -90,16 +98,28 @@ def _purge(layout: HomeLayout, subject: str, report: PurgeReport, include_landin
     # The miner's owners (the bootstrap's mining, the live writer) save its state under this lock: held, none
     # of them can save a state read before the purge over the purged one.
     with file_lock(layout.miner_lock, wait_s, "the miner's state"):
-        for sink in sinks.SINKS:
-            report.per_sink[sink.name] = sink.delete(layout, subject)
-    report.lines_purged = before - _kept_lines(layout)
-    if layout.duckdb.exists():
-        # Deleted rows stay in DuckDB's free blocks until overwritten: rewrite the file so none of the
-        # subject's bytes remain on disk.
-        tables.rewrite_database(layout.duckdb)
+        try:
+            for sink in sinks.SINKS:
+                report.per_sink[sink.name] = sink.delete(layout, subject)
+            report.lines_purged = before - _kept_lines(layout)
+            if layout.duckdb.exists():
+                # Deleted rows stay in DuckDB's free blocks until overwritten: rewrite the file so none of the
+                # subject's bytes remain on disk.
+                tables.rewrite_database(layout.duckdb)
+        except Busy as busy:
+            raise PurgeIncomplete(f"the purge stopped part-way (done: {', '.join(report.per_sink) or 'nothing'}): "
+                                  f"{busy}. Run it again to finish") from busy
     report.landing_files = landing_mentions(layout, subject)
     if include_landing:
         report.landing_rewritten = [key for key in report.landing_files if _rewrite_landing(layout, key, subject)]
+
+
+@contextmanager
+def _incomplete_if_busy(what: str) -> Iterator[None]:
+    try:
+        yield
+    except Busy as busy:
+        raise PurgeIncomplete(f"{what}: {busy}. Run it again to finish") from busy
 
 
 def _kept_lines(layout: HomeLayout) -> int:

@@ -33,7 +33,7 @@ def execute_pending(layout: HomeLayout, names: list[str] | None = None) -> list[
         else:
             try:
                 report = purge(layout, subject, include_landing=bool(request.get("include_landing")), verify=True)
-            except Busy as busy:  # nothing was edited: the request stays, and is tried again
+            except Busy as busy:  # nothing edited, or part-way (`PurgeIncomplete`): the request stays, tried again
                 receipts.append({"request": name, "pending": str(busy)})
                 continue
             receipt = {"request": name, "request_id": report.request_id, "subject_hash": report.subject_hash,

@@ -63,7 +63,9 @@ def is_held(path: Path) -> bool:
 
 
 def is_lock_conflict(err: duckdb.Error) -> bool:
-    return "lock" in str(err).lower()
+    """DuckDB's answer when another process holds the file (not any error that merely says "lock": a path
+    under /mnt/blockstore, a file system without locks)."""
+    return "Conflicting lock is held" in str(err)
 
 
 def when_free(open_: Callable[[], T], what: str, timeout_s: float) -> T:

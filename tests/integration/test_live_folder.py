@@ -3,6 +3,7 @@ quarantine, partial lines, and readers getting into the warehouse while `logpilo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -457,3 +458,30 @@ def test_a_batch_read_before_a_purge_is_not_stored_or_learned_after_it(live_home
     after = totals(live_home)
     assert counts.rows_stored == 280 and counts.quarantine_by_reason == {"blank_line": 20}
     assert after["live"] == 280 and after["live_stored_twice"] == 0 and tables.conserved(after)
+
+
+def test_logpilot_live_starts_while_the_warehouse_is_held_and_live_once_says_so(live_home, monkeypatch):
+    """At start, a warehouse held for longer than a batch waits: the continuous writer waits it out (it exited
+    with code 2); `--once` stops with the reason."""
+    from logpilot_dagster.live import cli as live_cli
+    from logpilot_dagster.live import engine as live_engine
+    from logpilot_dagster.store.locks import Busy
+
+    monkeypatch.setattr(live_engine, "BUSY_RETRY_S", 0.1)
+    code = (f"import duckdb, sys; con = duckdb.connect({str(live_home.duckdb)!r}); con.execute('BEGIN'); "
+            "print('held', flush=True); sys.stdin.readline(); con.execute('COMMIT'); con.close()")
+    load = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    said = []
+    try:
+        assert load.stdout.readline().strip() == "held"
+        with LiveEngine(live_home, FolderStream(live_home.live), log=said.append, lock_timeout_s=0.2) as engine:
+            with pytest.raises(Busy):
+                live_cli._first_state(engine, threading.Event(), keep_trying=False)
+            threading.Timer(1.0, load.stdin.close).start()  # the load ends a second later
+            live_cli._first_state(engine, threading.Event(), keep_trying=True)
+            t1, _ = engine.state()
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            load.stdin.close()
+        load.wait(10)
+    assert t1 and any(line.startswith("waiting") for line in said)

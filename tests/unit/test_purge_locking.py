@@ -122,3 +122,55 @@ def test_a_batch_that_waits_for_the_rewrite_lands_in_the_new_file(tmp_path, monk
     with tables.connect(layout.duckdb, read_only=True) as con:
         assert sorted(m for m, in con.execute("SELECT message FROM logs").fetchall()) == ["disk full on /var",
                                                                                        "late batch"]
+
+
+def test_only_another_process_s_hold_is_waited_for_not_any_error_that_says_lock(tmp_path):
+    """A missing or broken warehouse under a path that happens to hold "lock" fails at once with DuckDB's own
+    reason; it was waited for and reported as held by another process."""
+    import duckdb
+    import pytest
+
+    from logpilot_dagster.store import tables
+
+    home = tmp_path / "blockstore"
+    home.mkdir()
+    began = time.monotonic()
+    with pytest.raises(duckdb.IOException, match="does not exist"):
+        tables.connect(home / "missing.duckdb", read_only=True, timeout_s=5)
+    (home / "broken.duckdb").write_bytes(b"not a database" * 500)
+    with pytest.raises(duckdb.Error) as broken:
+        tables.connect(home / "broken.duckdb", timeout_s=5)
+    assert not isinstance(broken.value, locks.Busy) and time.monotonic() - began < 2
+
+
+def test_a_purge_stopped_part_way_says_what_it_did_not_that_nothing_was_edited(tmp_path, monkeypatch):
+    """A sink whose store stays held after others were edited: the purge raises `PurgeIncomplete` naming what is
+    done; the API answers 503 with that (it said "nothing was purged"), and a request file stays pending."""
+    import json
+
+    import pytest
+    from fastapi.testclient import TestClient
+
+    from logpilot_dagster.api.app import ApiSettings, create_app
+    from logpilot_dagster.lifecycle import requests as purge_requests
+    from logpilot_dagster.store import tables
+
+    layout = HomeLayout(tmp_path)
+    tables.connect(layout.duckdb).close()
+
+    def held(*_):
+        raise locks.Busy("the warehouse has been held by another process for more than 10 s")
+
+    monkeypatch.setattr(sinks, "SINKS", (sinks.Sink("first", "edited", lambda *_: 0, lambda *_: 1),
+                                         sinks.Sink("second", "held", lambda *_: 0, held)))
+    with pytest.raises(purge_module.PurgeIncomplete, match=r"part-way \(done: first\)"):
+        purge_module.purge(layout, "cust_qz7741")
+    monkeypatch.setenv("LOGPILOT_HOME", str(tmp_path))
+    with TestClient(create_app(ApiSettings(home=str(tmp_path)))) as api:
+        answer = api.post("/purge", json={"subject": "cust_qz7741"})
+    assert answer.status_code == 503 and "part-way" in answer.json()["detail"]
+    assert "nothing was purged" not in answer.json()["detail"]
+    layout.purge_requests.mkdir(parents=True)
+    (layout.purge_requests / "r1.json").write_text(json.dumps({"subject": "cust_qz7741"}))
+    (receipt,) = purge_requests.execute_pending(layout)
+    assert "part-way" in receipt["pending"] and (layout.purge_requests / "r1.json").is_file()
