@@ -337,8 +337,11 @@ class CachedEmbedder:
     def save(self) -> Path | None:
         """Write the vectors embedded since the last save to the store as a segment; fold the store into one
         base instead when it has none of this model's or segments piled up. None when there is no store or
-        nothing new, or when a purge ran since they were embedded: they may hold its subject (the caller may
-        have read its texts before the purge), so they are dropped, to be embedded again when needed."""
+        nothing new, or when a purge ran since this embedder read the store's purge mark (when it opened the
+        store, or at its last drop): what it has not saved may hold the subject (its caller may have read the
+        texts before the purge), so it is dropped, to be embedded again when needed. That holds for callers
+        that create the embedder before they read their texts, as every caller does; an embedder shared by
+        tasks that read at different times would need a mark per task."""
         if self.store is None:
             return None
         with self._lock:
@@ -355,8 +358,13 @@ class CachedEmbedder:
             if vector_files.purge_mark(self.store) != self._purge_mark:
                 return self._drop_after_purge(new)
             texts = list(new)
-            segment = vector_files.write(vector_files.new_segment(self.store), self.name, texts,
-                                         np.stack([new[t] for t in texts]))
+            try:
+                segment = vector_files.write(vector_files.new_segment(self.store), self.name, texts,
+                                             np.stack([new[t] for t in texts]))
+            except FileNotFoundError:  # a purge removed the file being written (it removes every temporary)
+                if vector_files.purge_mark(self.store) != self._purge_mark:
+                    return self._drop_after_purge(new)
+                raise
             # Not under the fold lock: a purge that began meanwhile may have listed the files before this one.
             if vector_files.purge_mark(self.store) != self._purge_mark:
                 segment.unlink(missing_ok=True)

@@ -54,8 +54,8 @@ def purge_mark_path(base: Path) -> Path:
 
 
 def purge_mark(base: Path) -> str:
-    """What the last purge wrote (empty before any): a saver whose unsaved vectors are older than the mark may
-    hold a purged subject's texts, and drops them (see `CachedEmbedder.save`)."""
+    """What the last purge wrote (empty before any): a saver that read an older mark may hold a purged
+    subject's texts in what it has not saved, and drops it (see `CachedEmbedder.save`)."""
     try:
         return purge_mark_path(base).read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError):

@@ -83,7 +83,7 @@ def when_free(open_: Callable[[], T], what: str, timeout_s: float) -> T:
                 raise
             if time.monotonic() >= deadline:
                 raise Busy(f"{what} has been held by another process (a bootstrap load, a live batch, a tiering "
-                           f"move) for more than {timeout_s:g} s; try again") from err
+                           f"move, a purge's rewrite, a reader) for more than {timeout_s:g} s; try again") from err
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
 

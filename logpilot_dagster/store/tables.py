@@ -759,23 +759,29 @@ def tier_stats(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
 
 def rewrite_database(path: Path, timeout_s: float = WAREHOUSE_WAIT_S) -> None:
     """Copy the warehouse into a fresh file and swap it in: DuckDB keeps deleted rows' bytes in free blocks, and
-    a purge must leave none. Readers that hold the old file keep reading it until they reopen.
+    a purge must leave none.
 
     The old file stays attached for writing from before the copy until after the swap, so no other process
-    (a live writer's next batch) can open it in between: what it committed there would be lost with the old
-    file. Waits up to `timeout_s` for a writer that holds the file now."""
+    can open it meanwhile (readers wait, as for any writer): a live batch committed into it would be lost with
+    it. Waits up to `timeout_s` for a process that holds the file now. The copy's files are removed if it
+    fails (they hold the tables' text)."""
     fresh = path.with_name(path.name + ".rewrite")
-    fresh.unlink(missing_ok=True)
+    leftovers = (fresh, fresh.with_name(fresh.name + ".wal"))
+    for leftover in leftovers:  # from a rewrite that crashed
+        leftover.unlink(missing_ok=True)
     with duckdb.connect() as con:
         when_free(lambda: con.execute(f"ATTACH '{_quoted(path)}' AS old"), f"the warehouse ({path})", timeout_s)
         try:
             con.execute("CHECKPOINT old")  # nothing left in its WAL: the copy reads everything from the file
             con.execute(f"ATTACH '{_quoted(fresh)}' AS fresh")
-            con.execute("COPY FROM DATABASE old TO fresh")
-            con.execute("DETACH fresh")
+            try:
+                con.execute("COPY FROM DATABASE old TO fresh")
+            finally:
+                con.execute("DETACH fresh")
             os.replace(fresh, path)
         finally:
-            fresh.unlink(missing_ok=True)
+            for leftover in leftovers:
+                leftover.unlink(missing_ok=True)
             con.execute("DETACH old")
 
 

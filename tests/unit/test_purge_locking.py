@@ -174,3 +174,17 @@ def test_a_purge_stopped_part_way_says_what_it_did_not_that_nothing_was_edited(t
     (layout.purge_requests / "r1.json").write_text(json.dumps({"subject": "cust_qz7741"}))
     (receipt,) = purge_requests.execute_pending(layout)
     assert "part-way" in receipt["pending"] and (layout.purge_requests / "r1.json").is_file()
+
+
+def test_a_rewrite_removes_what_a_crashed_one_left(tmp_path):
+    """A purge killed during its copy leaves the copy and its WAL (the tables' text, the subject included); the
+    next rewrite removes both."""
+    from logpilot_dagster.store import tables
+
+    layout = HomeLayout(tmp_path)
+    _warehouse_with(layout, "disk full on /var")
+    copy = layout.duckdb.with_name(layout.duckdb.name + ".rewrite")
+    for leftover in (copy, copy.with_name(copy.name + ".wal")):
+        leftover.write_bytes(b"user cust_qz7741 logged in")
+    tables.rewrite_database(layout.duckdb)
+    assert sorted(p.name for p in layout.duckdb.parent.iterdir()) == [layout.duckdb.name]
