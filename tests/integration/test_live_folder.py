@@ -404,9 +404,9 @@ def test_logpilot_live_waits_out_a_warehouse_held_for_longer_than_a_batch_waits(
     monkeypatch.setattr(live_engine, "BUSY_RETRY_S", 0.2)
     latest = max(t1_of(live_home).values())
     FolderStream(live_home.live).append(list(sample_records(500, seed=4, start=latest + timedelta(seconds=1))))
-    code = (f"import duckdb, time; con = duckdb.connect({str(live_home.duckdb)!r}); con.execute('BEGIN'); "
-            "print('held', flush=True); time.sleep(2); con.execute('COMMIT'); con.close()")
-    load = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    code = (f"import duckdb, sys; con = duckdb.connect({str(live_home.duckdb)!r}); con.execute('BEGIN'); "
+            "print('held', flush=True); sys.stdin.read(); con.execute('COMMIT'); con.close()")
+    load = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert load.stdout.readline().strip() == "held"
     said, stop = [], threading.Event()
     with LiveEngine(live_home, FolderStream(live_home.live), log=said.append, lock_timeout_s=0.3) as engine:
@@ -414,12 +414,18 @@ def test_logpilot_live_waits_out_a_warehouse_held_for_longer_than_a_batch_waits(
         runner.start()
         try:
             deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not any(line.startswith("waiting") for line in said):
+                time.sleep(0.05)
+            load.stdin.close()  # the load ends once the writer has said it waits
+            deadline = time.monotonic() + 60
             # Not `totals`: this process's writer and a reader of the same file must not overlap.
             while time.monotonic() < deadline and not any("500 stored" in line for line in said):
                 time.sleep(0.1)
         finally:
             stop.set()
             runner.join(30)
+            with contextlib.suppress(OSError, ValueError):
+                load.stdin.close()
             load.wait(10)
     assert not runner.is_alive()
     assert any(line.startswith("waiting") and "held by another process" in line for line in said), said

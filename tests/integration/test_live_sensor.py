@@ -132,12 +132,13 @@ def test_a_tick_skips_with_the_reason_while_the_warehouse_stays_held(live_home, 
     from logpilot_dagster.jobs import live as live_jobs
 
     monkeypatch.setattr(live_jobs, "POSITIONS_WAIT_S", 0.3)
-    code = (f"import duckdb, time; con = duckdb.connect({str(live_home.duckdb)!r}); con.execute('BEGIN'); "
-            "print('held', flush=True); time.sleep(3); con.execute('COMMIT'); con.close()")
-    load = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    code = (f"import duckdb, sys; con = duckdb.connect({str(live_home.duckdb)!r}); con.execute('BEGIN'); "
+            "print('held', flush=True); sys.stdin.read(); con.execute('COMMIT'); con.close()")
+    load = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert load.stdout.readline().strip() == "held"
         result = tick(live_home, None, DagsterInstance.ephemeral())
     finally:
+        load.stdin.close()  # held until the tick is done
         load.wait(10)
     assert isinstance(result, SkipReason) and "held by another process" in result.skip_message

@@ -52,18 +52,21 @@ def test_a_purge_that_cannot_get_the_lock_says_so(tmp_path, monkeypatch, capsys)
     assert "miner's state is held by another process" in err and "Traceback" not in err
 
 
-def _hold_warehouse(path, seconds: float, insert: str | None = None):
-    """Another process (a live writer's batch) that opens the warehouse for writing; returns once it is open,
-    or at once when `insert` is given (it then waits for the file like the live writer, and commits a row)."""
+def _hold_warehouse(path, insert: str | None = None):
+    """Another process (a live writer's batch) that opens the warehouse for writing and holds it until its stdin
+    is closed; returns once it holds the file. With `insert`: returns when it is about to open the file (which
+    it waits for, like the live writer), then commits that row at once."""
     import subprocess
     import sys
 
-    code = ("import sys, time; from logpilot_dagster.store.locks import connect_when_free\n"
+    code = ("import sys; from logpilot_dagster.store.locks import connect_when_free\n"
+            "print('trying', flush=True)\n"
             f"con = connect_when_free({str(path)!r})\n"
             "con.execute('BEGIN'); print('held', flush=True)\n"
-            f"{'con.execute(' + repr(insert) + ')' if insert else 'time.sleep(' + str(seconds) + ')'}\n"
+            f"{'con.execute(' + repr(insert) + ')' if insert else 'sys.stdin.read()'}\n"
             "con.execute('COMMIT'); con.close()\n")
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "trying"
     if insert is None:
         assert child.stdout.readline().strip() == "held"
     return child
@@ -87,7 +90,8 @@ def test_a_purge_waits_for_a_live_batch_that_holds_the_warehouse(tmp_path, monke
     real, holders = tables.rewrite_database, []
 
     def rewrite_during_a_batch(path, *args):
-        holders.append(_hold_warehouse(path, 1.0))
+        holders.append(_hold_warehouse(path))
+        threading.Timer(1.0, holders[0].stdin.close).start()  # the batch commits while the rewrite waits
         return real(path, *args)
 
     monkeypatch.setattr(tables, "rewrite_database", rewrite_during_a_batch)
@@ -108,9 +112,9 @@ def test_a_batch_that_waits_for_the_rewrite_lands_in_the_new_file(tmp_path, monk
     real_replace, writers = tables.os.replace, []
 
     def replace_with_a_writer_waiting(src, dst):
-        writers.append(_hold_warehouse(dst, 0, insert="INSERT INTO logs (log_id, ts, source, message, ingest_mode, "
-                                                      "partition_key, line_no, n_lines) VALUES (2, now(), 'app', "
-                                                      "'late batch', 'live', 'live/a.jsonl', 1, 1)"))
+        writers.append(_hold_warehouse(dst, insert="INSERT INTO logs (log_id, ts, source, message, ingest_mode, "
+                                                   "partition_key, line_no, n_lines) VALUES (2, now(), 'app', "
+                                                   "'late batch', 'live', 'live/a.jsonl', 1, 1)"))
         with suppress(subprocess.TimeoutExpired):
             writers[0].wait(2.0)  # the old file is still held: the writer cannot have committed there
         return real_replace(src, dst)

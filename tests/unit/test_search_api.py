@@ -72,14 +72,15 @@ def test_the_routes_are_documented(client) -> None:
     assert "409" in paths["/ask"]["post"]["responses"]
 
 
-def _hold(path, seconds: float):
-    """Another process holding the warehouse for writing (a live batch, a bootstrap load); returns once held."""
+def _hold(path):
+    """Another process holding the warehouse for writing (a live batch, a bootstrap load) until its stdin is
+    closed; returns once it holds it."""
     import subprocess
     import sys
 
-    code = (f"import duckdb, time; con = duckdb.connect({str(path)!r}); con.execute('BEGIN'); print('held', "
-            f"flush=True); time.sleep({seconds}); con.execute('COMMIT'); con.close()")
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    code = (f"import duckdb, sys; con = duckdb.connect({str(path)!r}); con.execute('BEGIN'); print('held', "
+            f"flush=True); sys.stdin.read(); con.execute('COMMIT'); con.close()")
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "held"
     return child
 
@@ -89,6 +90,7 @@ def test_questions_wait_for_a_live_batch_and_say_when_the_warehouse_stays_held(
     """While `logpilot live` writes a batch, the API and the CLI wait for it (they failed with DuckDB's lock
     error, a 500 and a traceback); held for longer than a reader waits, a 503 and one line."""
     import shutil
+    import threading
 
     from logpilot_dagster.ask import guard
     from logpilot_dagster.cli import main
@@ -99,15 +101,17 @@ def test_questions_wait_for_a_live_batch_and_say_when_the_warehouse_stays_held(
     settings = ApiSettings(classifier=ClassifierConfig(llm=LLMConfig()), home=str(home.home))
     question = {"question": "how many errors per source?"}
     with TestClient(create_app(settings), raise_server_exceptions=False) as api:
-        batch = _hold(home.duckdb, 1.0)
+        batch = _hold(home.duckdb)
+        threading.Timer(1.0, batch.stdin.close).start()  # the batch commits while the question waits
         assert api.post("/ask", json=question).status_code == 200
         batch.wait(10)
         monkeypatch.setattr(guard, "WAREHOUSE_WAIT_S", 0.3)
-        load = _hold(home.duckdb, 3.0)
+        load = _hold(home.duckdb)
         try:
             response = api.post("/ask", json=question)
             code = main(["ask", "--home", str(home.home), "how", "many", "errors?"])
         finally:
+            load.stdin.close()
             load.wait(10)
     assert response.status_code == 503 and response.headers["retry-after"] == "5"
     assert "held by another process" in response.json()["detail"]
