@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +50,18 @@ def classifier_identity(classifier) -> str:
 def label_templates(con: duckdb.DuckDBPyConnection, classifier, cache_path: str | Path | None = None,
                     corrections: str | Path | None = None) -> TemplateLabelling:
     """Classify each template (cached) and write label, label_confidence, label_tier in one transaction."""
-    rows = tables.templates_to_label(con)
+    return label_templates_between(lambda: nullcontext(con), classifier, cache_path, corrections)
+
+
+def label_templates_between(connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]], classifier,
+                            cache_path: str | Path | None = None, corrections: str | Path | None = None
+                            ) -> TemplateLabelling:
+    """`label_templates` with the warehouse open only to read the templates and to write their labels, not
+    while they are classified (the model, the LLM and saving the embeddings can take seconds): the live writer
+    and readers, who wait for the file, are not kept waiting. A template added in between is labelled by the
+    next run; labels are written by template id."""
+    with connect() as con:
+        rows = tables.templates_to_label(con)
     identity = classifier_identity(classifier)
     cache = _read_cache(cache_path, identity)
     pinned = _pin_corrections(classifier, rows, corrections)
@@ -76,7 +89,8 @@ def label_templates(con: duckdb.DuckDBPyConnection, classifier, cache_path: str 
         summary.lines_by_label[decision.target_label] += count
         if decision.tier == TIER_UNCLASSIFIED:
             summary.unclassified_reasons[decision.reason.split(";")[-1].strip()[:120]] += 1
-    _write_labels(con, out)
+    with connect() as con:
+        _write_labels(con, out)
     _write_cache(cache_path, identity, cache)
     classifier.save_embeddings()
     return summary

@@ -1,10 +1,10 @@
 """Label templates the live miner created, through the label cache and the router (rules → model → LLM), and
 add them to the vector index.
 
-The classifier is built once per process, before the warehouse is opened, so the DuckDB file is held only
-for the few reads and the one write `label_templates` does; known templates come from the cache. Both can
-`prepare` in a background thread (the engine asks when a pass commits its first new template): loading the
-model and importing chromadb then overlap the rest of the pass instead of following it.
+The classifier is built once per process, and the DuckDB file is held only to read the templates and to write
+their labels, not while they are classified; known templates come from the cache. Both can `prepare` in a
+background thread (the engine asks when a pass commits its first new template): loading the model and
+importing chromadb then overlap the rest of the pass instead of following it.
 """
 
 from __future__ import annotations
@@ -69,12 +69,13 @@ class TemplateLabeller:
         return self._classifier
 
     def __call__(self, layout: HomeLayout):
-        from logpilot_dagster.classify.template_labels import label_templates  # pandas: not at the start
+        # Imported here: it brings pandas, which a live pass without new templates never needs.
+        from logpilot_dagster.classify.template_labels import label_templates_between
 
         self._ahead.wait()
         classifier = self.classifier(layout)
-        with connect_when_free(layout.duckdb) as con:
-            return label_templates(con, classifier, layout.label_cache, corrections=layout.corrections)
+        return label_templates_between(lambda: connect_when_free(layout.duckdb), classifier, layout.label_cache,
+                                       corrections=layout.corrections)
 
 
 class TemplateIndexer:

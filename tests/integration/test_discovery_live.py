@@ -227,3 +227,26 @@ def test_a_full_sample_that_gave_no_format_is_tried_again_only_after_a_while(tmp
     assert len(formats.observe({"edge": lines[:10]})) == 1 and tries == [MAX_SAMPLE, MAX_SAMPLE]
     assert formats.observe({"edge": lines[:10]}) == []  # and that try starts the wait again
     assert time.time() - sample.stat().st_mtime < RETRY_AFTER_S
+
+
+def test_the_labeller_does_not_hold_the_warehouse_while_it_classifies(live_home):
+    """Classifying (the model, the LLM, saving embeddings) takes seconds: meanwhile the file must be free for the
+    live writer and readers (another connection of this process could not open it read-only otherwise)."""
+    import duckdb
+
+    labeller = TemplateLabeller(llm=LLMConfig())
+    classifier = labeller.classifier(live_home)
+    classify, opened = classifier.classify, []
+
+    def classify_and_read(*args, **kwargs):
+        with duckdb.connect(str(live_home.duckdb), read_only=True) as con:  # fails while a writer is open here
+            opened.append(con.execute("SELECT count(*) FROM templates").fetchone()[0])
+        return classify(*args, **kwargs)
+
+    classifier.classify = classify_and_read
+    with tables.connect(live_home.duckdb) as con:
+        con.execute("UPDATE templates SET label = NULL WHERE template_id IN (SELECT template_id FROM templates "
+                    "LIMIT 3)")
+    assert labeller(live_home).templates >= 3 and opened
+    with tables.connect(live_home.duckdb, read_only=True) as con:
+        assert tables.unlabelled_templates(con) == 0
