@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from pydantic.json_schema import models_json_schema
 from starlette.datastructures import UploadFile
 
+from logpilot_dagster.api.gate import WarehouseGate
 from logpilot_dagster.api.json_body import JsonBodyError, parse_json
 from logpilot_dagster.api.purge import purge_router
 from logpilot_dagster.api.questions import add_question_routes
@@ -53,7 +54,7 @@ class ApiSettings:
     upload_field: str = "file"
     workers: int = 2  # requests parsed and classified in worker threads at once (classification: one at a time)
     max_pending: int = 16  # /classify requests in progress (reading, queued, working) before new ones get 503
-    home: str | None = None  # the LogPilot home /search and /ask read; None: $LOGPILOT_HOME or ./.logpilot
+    home: str | None = None  # the LogPilot home /search, /ask and /purge use; None: $LOGPILOT_HOME or ./.logpilot
 
 
 class LogLine(BaseModel):
@@ -166,7 +167,8 @@ def create_app(settings: ApiSettings | None = None, classifier: HybridClassifier
         return {"status": "ok", "tiers": classifier.tiers(),
                 "limits": {"max_upload_bytes": settings.max_upload_bytes, "max_json_items": settings.max_json_items}}
 
-    app.include_router(purge_router(lambda: HomeLayout.from_env(), limiter))
+    gate = WarehouseGate()  # questions share the warehouse, a purge has it alone (see `api/gate.py`)
+    app.include_router(purge_router(lambda: HomeLayout.from_env(settings.home), limiter, gate))
     app.get("/health", summary="Service status")(health)
     app.get("/", summary="Service status (the same as /health)")(health)
 
@@ -182,7 +184,7 @@ def create_app(settings: ApiSettings | None = None, classifier: HybridClassifier
         finally:
             state["pending"] -= 1
 
-    add_question_routes(app, settings.home, limiter, {  # GET /search, POST /ask (api/questions.py)
+    add_question_routes(app, settings.home, limiter, gate, {  # GET /search, POST /ask (api/questions.py)
         409: {"model": ErrorResponse, "description": "No warehouse or vector index yet: run `logpilot bootstrap`"},
         422: {"model": ErrorResponse, "description": "A blank or too long question, or k out of range"},
         503: {"model": ErrorResponse, "description": "The warehouse stayed held by another process (a bootstrap "

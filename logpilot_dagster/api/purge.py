@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
+from logpilot_dagster.api.gate import WarehouseGate
 from logpilot_dagster.store.layout import HomeLayout
 from logpilot_dagster.store.locks import Busy
+
+if TYPE_CHECKING:
+    from logpilot_dagster.lifecycle.purge import PurgeReport
 
 API_WAIT_S = 10.0  # a request does not hang behind a bootstrap's mining: it is refused, and nothing is edited
 
@@ -31,7 +36,8 @@ class PurgeAnswer(BaseModel):
     seconds: float
 
 
-def purge_router(layout: Callable[[], HomeLayout], limiter: anyio.CapacityLimiter) -> APIRouter:
+def purge_router(layout: Callable[[], HomeLayout], limiter: anyio.CapacityLimiter, gate: WarehouseGate
+                 ) -> APIRouter:
     router = APIRouter()
     lock = anyio.Lock()  # one purge at a time: it rewrites files and the warehouse
 
@@ -50,9 +56,9 @@ def purge_router(layout: Callable[[], HomeLayout], limiter: anyio.CapacityLimite
             raise HTTPException(503, f"no warehouse at {home.duckdb}: run `logpilot bootstrap` first")
         async with lock:
             try:
-                report = await anyio.to_thread.run_sync(
-                    lambda: run_purge(home, request.subject, include_landing=request.include_landing, verify=True,
-                                      wait_s=API_WAIT_S), limiter=limiter)
+                report = await anyio.to_thread.run_sync(lambda: _purge_alone(
+                    gate, lambda: run_purge(home, request.subject, include_landing=request.include_landing,
+                                            verify=True, wait_s=API_WAIT_S)), limiter=limiter)
             except PurgeIncomplete as busy:  # part-way: the message says what is done
                 raise HTTPException(503, str(busy)) from None
             except Busy as busy:  # nothing was edited
@@ -63,3 +69,8 @@ def purge_router(layout: Callable[[], HomeLayout], limiter: anyio.CapacityLimite
                            left=report.left, seconds=round(report.seconds, 2))
 
     return router
+
+
+def _purge_alone(gate: WarehouseGate, run: Callable[[], PurgeReport]) -> PurgeReport:
+    with gate.writing():
+        return run()

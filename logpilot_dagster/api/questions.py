@@ -14,6 +14,7 @@ import anyio
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from logpilot_dagster.api.gate import WarehouseGate
 from logpilot_dagster.store.layout import HomeLayout
 
 MAX_QUESTION_CHARS = 1_000
@@ -58,7 +59,8 @@ class AskResponse(BaseModel):
     note: str | None = None
 
 
-def add_question_routes(app: FastAPI, home: str | None, limiter: anyio.CapacityLimiter, errors: dict) -> None:
+def add_question_routes(app: FastAPI, home: str | None, limiter: anyio.CapacityLimiter, gate: WarehouseGate,
+                        errors: dict) -> None:
     """Register the routes on `app`; `errors` maps status codes to the app's ErrorResponse documentation."""
     state: dict[str, Any] = {}
     building = threading.Lock()
@@ -99,8 +101,9 @@ def add_question_routes(app: FastAPI, home: str | None, limiter: anyio.CapacityL
         home_layout = layout()
         if not home_layout.duckdb.is_file():
             raise HTTPException(409, f"no warehouse at {home_layout.duckdb}: run `logpilot bootstrap` first")
-        answer = answer_question(home_layout, request.question, use_llm=request.use_llm,
-                                 index_factory=lambda: index())
+        with gate.reading():
+            answer = answer_question(home_layout, request.question, use_llm=request.use_llm,
+                                     index_factory=lambda: index())
         return AskResponse(question=request.question, **answer.to_dict())
 
     @app.post("/ask", response_model=AskResponse, summary="A question in plain language, answered from SQL or runbooks",

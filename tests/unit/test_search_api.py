@@ -117,3 +117,37 @@ def test_questions_wait_for_a_live_batch_and_say_when_the_warehouse_stays_held(
     assert "held by another process" in response.json()["detail"]
     err = capsys.readouterr().err
     assert code == 2 and "held by another process" in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_a_purge_and_a_question_in_the_same_api_process_take_turns(indexed_home, tmp_path, monkeypatch):  # noqa: F811
+    """DuckDB refuses a process a read-only connection while it has a writing one to the same file: a question
+    asked while the API's own purge was writing got a 500. It waits for the purge now, and both succeed."""
+    import shutil
+    import threading
+
+    from logpilot_dagster.store import sinks, tables
+    from logpilot_dagster.store.layout import HomeLayout
+
+    monkeypatch.delenv("LOGPILOT_LLM_BASE_URL", raising=False)
+    home = HomeLayout(shutil.copytree(indexed_home.home, tmp_path / "home", symlinks=True))
+    writing, release = threading.Event(), threading.Event()
+
+    def slow_sink(layout, subject):  # a purge's sink, writing to the warehouse for a while
+        with tables.connect(layout.duckdb) as con:
+            con.execute("SELECT count(*) FROM logs").fetchone()
+            writing.set()
+            release.wait(10)
+        return 0
+
+    monkeypatch.setattr(sinks, "SINKS", (sinks.Sink("slow", "a sink that takes its time", lambda *_: 0, slow_sink),))
+    settings = ApiSettings(classifier=ClassifierConfig(llm=LLMConfig()), home=str(home.home))
+    answers = {}
+    with TestClient(create_app(settings), raise_server_exceptions=False) as api:
+        purge = threading.Thread(target=lambda: answers.update(purge=api.post("/purge", json={"subject": "x"})))
+        purge.start()
+        assert writing.wait(30)
+        threading.Timer(0.5, release.set).start()
+        answers["ask"] = api.post("/ask", json={"question": "how many errors per source?"})
+        purge.join(30)
+    assert answers["purge"].status_code == 200, answers["purge"].text
+    assert answers["ask"].status_code == 200, answers["ask"].text
