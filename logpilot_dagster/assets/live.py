@@ -43,9 +43,10 @@ def live_logs(context: AssetExecutionContext, config: LiveBatchConfig, storage: 
     layout = storage.layout()
     discovered = {}
 
-    def discovery(layout, new, samples, known):
+    def discovery(layout, new, samples, known, before_save=None):
         # The LLM only for templates whose own pattern is refused; the client's budget is this run's.
-        result = discover_new_templates(layout, new, samples, known, discovered.setdefault("llm", llm.client()))
+        result = discover_new_templates(layout, new, samples, known, discovered.setdefault("llm", llm.client()),
+                                        before_save)
         discovered["accepted"] = discovered.get("accepted", 0) + len(result.accepted)
         discovered["rejected"] = discovered.get("rejected", 0) + len(result.rejected)
 

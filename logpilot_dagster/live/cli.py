@@ -168,10 +168,10 @@ def _schema_discovery():
 
     client = None
 
-    def hook(layout, new, samples, known):
+    def hook(layout, new, samples, known, before_save=None):
         nonlocal client
         client = client or LLMClient(LLMConfig.from_env())
-        return discover_new_templates(layout, new, samples, known, client)
+        return discover_new_templates(layout, new, samples, known, client, before_save)
 
     return hook
 

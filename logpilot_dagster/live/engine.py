@@ -90,8 +90,9 @@ class LiveCounts:
 # Labels the templates that have no label yet (see `labelling`). The labeller and the indexer may also have a
 # `prepare(layout)`, which the engine calls when a pass commits its first new template.
 Labeller = Callable[[HomeLayout], object]
-# (layout, new template texts by id, their sample lines, every template's (source, example) by id)
-OnNewTemplates = Callable[[HomeLayout, dict[str, str], dict[str, list[str]], dict[str, tuple[str, str]]], object]
+# (layout, new template texts by id, their sample lines, every template's (source, example) by id), and
+# `before_save=`: a check to run, under the miner lock, before anything is saved (`purge_guard.check`).
+OnNewTemplates = Callable[..., object]
 
 
 class _Miner:
@@ -285,8 +286,7 @@ class LiveEngine:
         counts.skipped_before_t1 = decoded.skipped_before_t1
         rows, new_templates = self._learn_unmatched(decoded.rows, decoded.miner_stamp, check)
         if new_templates:
-            check()  # what discovery writes (the schema registry) holds the batch's messages too
-            self._discover(new_templates, rows)
+            self._discover(new_templates, rows, check)  # what it saves holds the batch's messages too
         rows = self.registry_kv.fill(rows)  # the registry first: discovered patterns name the pairs
         batch_templates = self._templates_of(rows)
         with connect_when_free(self.layout.duckdb, timeout_s=self.lock_timeout_s) as con:
@@ -424,7 +424,7 @@ class LiveEngine:
             "regex": [template_regex(info[t][1]) for t in ids], "example": [info[t][2] for t in ids],
         }, schema=TEMPLATE_SCHEMA)
 
-    def _discover(self, new: dict[str, str], rows: pa.Table) -> None:
+    def _discover(self, new: dict[str, str], rows: pa.Table, check: Callable[[], None] | None = None) -> None:
         """Schema discovery for the batch's new templates, before its rows are written, so that they already
         get the accepted patterns' pairs. Best effort: a failure leaves the generic pairs."""
         if self.on_new_templates is None:
@@ -438,7 +438,9 @@ class LiveEngine:
                 examples[template_id].append(message)
         try:
             known = {tid: (info[0], info[2]) for tid, info in self.miner.info.items()}
-            self.on_new_templates(self.layout, new, examples, known)
+            self.on_new_templates(self.layout, new, examples, known, before_save=check)
+        except PurgedMeanwhile:
+            raise
         except Exception as exc:  # noqa: BLE001 - discovery is best effort
             self.log(f"schema discovery failed for {len(new)} new templates: {exc}")
 

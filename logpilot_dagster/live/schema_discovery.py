@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from pydantic import BaseModel
 from logpilot_dagster.extract.registry import _key_before, keys_named
 from logpilot_dagster.mining.template_text import WILDCARD
 from logpilot_dagster.store.layout import HomeLayout
+from logpilot_dagster.store.locks import MINER_WAIT_S, file_lock
 
 FORMAT_VERSION = 1
 MATCH_TIMEOUT_S = 0.05  # per match, on inputs up to STRESS_CHARS
@@ -307,10 +309,16 @@ def _with_llm(candidates: list[Proposal], client, template_id: str, template: st
 
 def discover_new_templates(layout: HomeLayout, new: dict[str, str], samples: dict[str, list[str]],
                            examples_by_template: dict[str, tuple[str, str]] | None = None,
-                           llm_client=None) -> DiscoveryResult:
+                           llm_client=None, before_save: Callable[[], None] | None = None) -> DiscoveryResult:
     """The live engine's hook: discovery for the templates a batch created, against the other templates'
-    examples of the same source (`examples_by_template`: template_id -> (source, example))."""
+    examples of the same source (`examples_by_template`: template_id -> (source, example)).
+
+    The new entries are merged into what the registry file holds at the end, under the miner lock (the purge
+    edits the registry under it): an edit made while discovery ran (it may ask the LLM) is kept, not written
+    over. `before_save`: called under that lock first; what it raises leaves the registry as it is (the live
+    writer's `purge_guard.check`: entries of a batch read before a purge are not saved after it)."""
     registry = SchemaRegistry.load(layout.schema_registry)
+    rejected_before = len(registry.rejected)
     others: dict[str, list[str]] = {}
     examples_by_template = examples_by_template or {}
     for template_id in new:
@@ -320,5 +328,11 @@ def discover_new_templates(layout: HomeLayout, new: dict[str, str], samples: dic
                               [line for tid, lines in samples.items() if tid != template_id
                                and tid.rsplit(":", 1)[0] == source for line in lines]
     result = discover(registry, new, samples, others, llm_client)
-    registry.save()
+    with file_lock(layout.miner_lock, MINER_WAIT_S, "the miner's state"):
+        if before_save is not None:
+            before_save()
+        current = SchemaRegistry.load(layout.schema_registry)
+        current.accepted.update({tid: entry for tid, entry in registry.accepted.items() if tid in new})
+        current.rejected.extend(registry.rejected[rejected_before:])
+        current.save()
     return result

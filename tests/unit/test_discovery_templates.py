@@ -104,3 +104,46 @@ def test_an_unreadable_schema_registry_leaves_the_generic_pairs(tmp_path):
     assert registry.fill(rows).to_pylist() == rows.to_pylist() and registry.patterns == {}
     path.write_text("not json")
     assert registry.fill(rows).to_pylist() == rows.to_pylist()
+
+
+def test_discovery_keeps_a_purge_s_edit_made_while_it_ran_and_saves_nothing_after_a_failed_check(tmp_path,
+                                                                                               monkeypatch):
+    """Discovery reads the registry, may ask the LLM for seconds, then saves: a purge meanwhile removed the
+    subject's entry, and the save wrote it back from what it had read. Now the new entries are merged into the
+    file as it is then, under the miner lock; and a failed `before_save` check (a purge since the batch was
+    read) saves nothing."""
+    from logpilot_dagster.live import schema_discovery
+    from logpilot_dagster.store import sinks
+    from logpilot_dagster.store.layout import HomeLayout
+    from logpilot_dagster.store.purge_guard import PurgedMeanwhile
+
+    layout = HomeLayout(tmp_path)
+    first = SchemaRegistry.load(layout.schema_registry)
+    discover(first, {"s:1": "login by cust_qz7741 from <*>"}, {"s:1": ["login by cust_qz7741 from 10.0.0.1",
+                                                                       "login by cust_qz7741 from 10.0.0.2"]},
+             {"s:1": ["disk full"]})
+    first.save()
+    registry_sink = next(s for s in sinks.SINKS if s.name == "schema_registry")
+    real = schema_discovery.discover
+
+    def discover_while_purged(*args, **kwargs):
+        result = real(*args, **kwargs)
+        assert registry_sink.delete(layout, "cust_qz7741") >= 1  # the purge, while discovery runs
+        return result
+
+    monkeypatch.setattr(schema_discovery, "discover", discover_while_purged)
+    schema_discovery.discover_new_templates(layout, {"s:2": TEMPLATE}, {"s:2": SAMPLES})
+    saved = SchemaRegistry.load(layout.schema_registry)
+    assert sorted(saved.accepted) == ["s:1", "s:2"]  # the purge's edit kept (the subject replaced), s:2 added
+    assert "cust_qz7741" not in layout.schema_registry.read_text()
+
+    monkeypatch.setattr(schema_discovery, "discover", real)
+
+    def purged_since():
+        raise PurgedMeanwhile("a purge ran")
+
+    with pytest.raises(PurgedMeanwhile):
+        schema_discovery.discover_new_templates(layout, {"s:3": "user <*> logged in"},
+                                                {"s:3": ["user ann logged in", "user bo logged in"]},
+                                                before_save=purged_since)
+    assert sorted(SchemaRegistry.load(layout.schema_registry).accepted) == ["s:1", "s:2"]
