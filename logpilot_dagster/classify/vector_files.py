@@ -64,14 +64,9 @@ def purge_mark(base: Path) -> str:
 
 def mark_purged(base: Path) -> None:
     """Written by a purge under the fold lock, before it reads the files."""
-    mark = purge_mark_path(base)
-    mark.parent.mkdir(parents=True, exist_ok=True)
-    tmp = mark.with_name(f".{base.stem}-purge-{os.getpid()}-{secrets.token_hex(6)}.tmp")
-    try:
-        tmp.write_text(f"{time.time_ns()}-{secrets.token_hex(6)}", encoding="ascii")
-        tmp.replace(mark)
-    finally:
-        tmp.unlink(missing_ok=True)
+    from logpilot_dagster.store.purge_guard import write_mark
+
+    write_mark(purge_mark_path(base), tmp_prefix=f".{base.stem}-purge")
 
 
 def temporary(base: Path) -> list[Path]:

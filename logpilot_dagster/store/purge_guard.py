@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from pathlib import Path
 
 from logpilot_dagster.store.layout import HomeLayout
 from logpilot_dagster.store.locks import Busy, file_lock, is_held
@@ -32,9 +33,14 @@ def current(layout: HomeLayout) -> str:
 
 def mark(layout: HomeLayout) -> None:
     """Written by the purge, holding `purge_lock`, when it starts and when it ends."""
-    path = layout.purge_mark
+    write_mark(layout.purge_mark)
+
+
+def write_mark(path: Path, tmp_prefix: str | None = None) -> None:
+    """A new unique token in `path`, atomically (a reader sees the old one or the new one). `tmp_prefix`: the
+    name of the temporary file, which a cleanup may know (`vector_files.temporary`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}-{os.getpid()}-{secrets.token_hex(6)}.tmp")
+    tmp = path.with_name(f"{tmp_prefix or '.' + path.name}-{os.getpid()}-{secrets.token_hex(6)}.tmp")
     try:
         tmp.write_text(f"{time.time_ns()}-{secrets.token_hex(6)}", encoding="ascii")
         tmp.replace(path)
