@@ -20,7 +20,6 @@ from logpilot_dagster.resources.llm import LLMResource
 from logpilot_dagster.resources.storage import LogPilotStorage
 from logpilot_dagster.resources.stream import LogStreamResource
 from logpilot_dagster.store import tables
-from logpilot_dagster.store.locks import connect_when_free
 
 LIVE_GROUP = "live"
 LIVE_CONSERVATION = "live_conservation"
@@ -59,7 +58,7 @@ def live_logs(context: AssetExecutionContext, config: LiveBatchConfig, storage: 
         if rng.stream_key and rng.stream_key != log_stream.key:
             raise ValueError(f"the range is for stream {rng.stream_key!r}, the resource reads {log_stream.key!r}")
         counts, read = engine.run_range(rng)
-    with connect_when_free(layout.duckdb, read_only=True) as con:
+    with tables.connect(layout.duckdb, read_only=True) as con:
         totals = tables.conservation(con)
         by_mode = tables.live_row_counts(con)
     context.log.info(f"{rng.describe()}: {counts.records_read:,} read, {counts.rows_stored:,} stored, "

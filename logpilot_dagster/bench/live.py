@@ -61,9 +61,8 @@ def _env(layout: HomeLayout, **extra: str) -> dict[str, str]:
 
 def _counts(layout: HomeLayout) -> dict:
     from logpilot_dagster.store import tables
-    from logpilot_dagster.store.locks import connect_when_free
 
-    with connect_when_free(layout.duckdb, read_only=True) as con:
+    with tables.connect(layout.duckdb, read_only=True) as con:
         return {**tables.live_row_counts(con), **tables.conservation(con),
                 "live_at_or_before_t1": tables.live_rows_at_or_before_t1(con)}
 
@@ -170,7 +169,6 @@ def freshness(layout: HomeLayout, samples: int) -> dict:
     """Append one record, poll `logs` read-only until it is there; `logpilot live` runs with its defaults."""
     from logpilot_dagster.live.folder import FolderStream
     from logpilot_dagster.store import tables
-    from logpilot_dagster.store.locks import connect_when_free
 
     stream = FolderStream(layout.live)
     process = subprocess.Popen(_cli("live"), env=_env(layout), stdout=subprocess.DEVNULL,
@@ -183,7 +181,7 @@ def freshness(layout: HomeLayout, samples: int) -> dict:
             sent = time.perf_counter()
             deadline = sent + 120
             while time.perf_counter() < deadline:
-                with connect_when_free(layout.duckdb, read_only=True, timeout_s=30) as con:
+                with tables.connect(layout.duckdb, read_only=True, timeout_s=30) as con:
                     if tables.message_stored(con, "bench", marker):
                         latencies.append(time.perf_counter() - sent)
                         break

@@ -88,7 +88,6 @@ def sensor_freshness(layout: HomeLayout, samples: int, log: Callable[[str], None
     from logpilot_dagster.jobs.instance import prepare, run_summary
     from logpilot_dagster.jobs.live import SENSOR_INTERVAL_S
     from logpilot_dagster.live.folder import FolderStream
-    from logpilot_dagster.store.locks import connect_when_free
 
     dagster_home = prepare(layout, layout.home / "dagster_home")
     overall = overall_s if overall_s is not None else 60 * samples + 300
@@ -118,7 +117,7 @@ def sensor_freshness(layout: HomeLayout, samples: int, log: Callable[[str], None
             attempted += 1
             deadline = min(sent + sample_timeout_s, time.perf_counter() + end - time.monotonic())
             while time.perf_counter() < deadline:
-                with connect_when_free(layout.duckdb, read_only=True, timeout_s=30) as con:
+                with tables.connect(layout.duckdb, read_only=True, timeout_s=30) as con:
                     if tables.message_stored(con, SOURCE, marker):
                         latencies.append(time.perf_counter() - sent)
                         break

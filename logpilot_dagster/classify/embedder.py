@@ -355,8 +355,6 @@ class CachedEmbedder:
                     return self._fold(new)
                 except Busy:  # another process folds now: save as a segment, the next fold takes it in
                     pass
-            if vector_files.purge_mark(self.store) != self._purge_mark:
-                return self._drop_after_purge(new)
             texts = list(new)
             try:
                 segment = vector_files.write(vector_files.new_segment(self.store), self.name, texts,
@@ -365,7 +363,8 @@ class CachedEmbedder:
                 if vector_files.purge_mark(self.store) != self._purge_mark:
                     return self._drop_after_purge(new)
                 raise
-            # Not under the fold lock: a purge that began meanwhile may have listed the files before this one.
+            # After the write, not under the fold lock: a purge since the mark was read (before this save, or
+            # while it ran, having listed the files before this one) drops it again.
             if vector_files.purge_mark(self.store) != self._purge_mark:
                 segment.unlink(missing_ok=True)
                 return self._drop_after_purge(new)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from logpilot_dagster.store.purge_guard import write_mark
+
 EMBEDDINGS_FILE = "embeddings.npz"  # in a model store: the base, the vectors of every text embedded for it
 MAX_SEGMENTS = 16
 
@@ -64,8 +66,6 @@ def purge_mark(base: Path) -> str:
 
 def mark_purged(base: Path) -> None:
     """Written by a purge under the fold lock, before it reads the files."""
-    from logpilot_dagster.store.purge_guard import write_mark
-
     write_mark(purge_mark_path(base), tmp_prefix=f".{base.stem}-purge")
 
 

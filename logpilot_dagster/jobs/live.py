@@ -25,7 +25,7 @@ from logpilot_dagster.assets.live import live_logs
 from logpilot_dagster.resources.storage import LogPilotStorage
 from logpilot_dagster.resources.stream import LogStreamResource
 from logpilot_dagster.store import tables
-from logpilot_dagster.store.locks import Busy, connect_when_free, is_held
+from logpilot_dagster.store.locks import Busy, is_held
 
 LIVE_BATCH_TAG = "logpilot/live_batch"
 SENSOR_INTERVAL_S = 15
@@ -53,7 +53,7 @@ def live_ingest_sensor(context: SensorEvaluationContext, storage: LogPilotStorag
     if not layout.duckdb.exists():
         return SkipReason(f"waiting for bootstrap_watermark: no warehouse at {layout.duckdb} yet")
     try:
-        with connect_when_free(layout.duckdb, read_only=True, timeout_s=POSITIONS_WAIT_S) as con:
+        with tables.connect(layout.duckdb, read_only=True, timeout_s=POSITIONS_WAIT_S) as con:
             has_table = tables.has_watermarks_table(con)
             t1 = tables.bootstrap_t1(con) if has_table else {}
             with stream.open(layout) as log_stream:

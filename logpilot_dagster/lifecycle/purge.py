@@ -22,7 +22,7 @@ from pathlib import Path
 from logpilot_dagster.ingest.reader import open_landing_file
 from logpilot_dagster.store import purge_guard, sinks, tables
 from logpilot_dagster.store.layout import HomeLayout
-from logpilot_dagster.store.locks import Busy, connect_when_free, file_lock
+from logpilot_dagster.store.locks import Busy, file_lock
 
 # How long a purge waits for the miner's owners (a bootstrap's mining can hold them for minutes) before it
 # gives up with `Busy`; a request file then stays pending and is tried again.
@@ -81,7 +81,7 @@ def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verif
     report.seconds = time.perf_counter() - started
     if layout.duckdb.exists():
         with _incomplete_if_busy("the purge is done but not recorded in purge_audit"), \
-                connect_when_free(layout.duckdb) as con:
+                tables.connect(layout.duckdb) as con:
             tables.record_purge(
                 con, report.request_id, report.subject_hash,
                 rows=sum(report.per_sink.get(s, 0) for s in ROW_SINKS),
@@ -125,7 +125,7 @@ def _incomplete_if_busy(what: str) -> Iterator[None]:
 def _kept_lines(layout: HomeLayout) -> int:
     if not layout.duckdb.exists():
         return 0
-    with connect_when_free(layout.duckdb, read_only=True) as con:
+    with tables.connect(layout.duckdb, read_only=True) as con:
         totals = tables.conservation(con)
     return totals["lines_stored"] + totals["lines_quarantined"]
 

@@ -104,23 +104,6 @@ def _live(args: argparse.Namespace) -> int:
         workers.close()
 
 
-def _first_state(engine, stop: threading.Event, keep_trying: bool) -> None:  # noqa: ANN001
-    """Refuse early, with the reason, when there is no watermark. A warehouse held for longer than a batch
-    waits (a bootstrap load) ends `--once`; the continuous writer waits it out, as it does between passes."""
-    from logpilot_dagster.live.engine import BUSY_RETRY_S
-    from logpilot_dagster.store.locks import Busy
-
-    while True:
-        try:
-            engine.state()
-            return
-        except Busy as busy:
-            if not keep_trying or stop.is_set():
-                raise
-            engine.log(f"waiting {BUSY_RETRY_S:g} s: {busy}")
-            stop.wait(BUSY_RETRY_S)
-
-
 def _run_live(args: argparse.Namespace, layout: HomeLayout, settings, workers) -> int:  # noqa: ANN001
     from logpilot_dagster.live.engine import LiveEngine, NoWatermark
     from logpilot_dagster.live.settings import open_stream
@@ -139,7 +122,8 @@ def _run_live(args: argparse.Namespace, layout: HomeLayout, settings, workers) -
                 layout, stream, batch_records=settings.batch_records, batch_bytes=settings.batch_bytes,
                 labeller=labeller, on_new_templates=_schema_discovery(), indexer=indexer, llm_client=_llm_client(),
                 workers=workers) as engine:
-            _first_state(engine, stop, keep_trying=not args.once)
+            # No watermark: both stop with the reason. A warehouse held for longer than a batch waits (a bootstrap
+            # load) stops `--once`; the continuous writer waits it out (`run_forever`).
             counts = engine.run_once(stop) if args.once else engine.run_forever(stop, args.interval)
     except (NoWatermark, Busy) as exc:
         print(f"logpilot live: {exc}", file=sys.stderr)

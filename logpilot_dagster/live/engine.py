@@ -39,14 +39,14 @@ from logpilot_dagster.mining.miner import gc_paused
 from logpilot_dagster.mining.template_text import template_regex
 from logpilot_dagster.store import purge_guard, tables
 from logpilot_dagster.store.layout import HomeLayout
-from logpilot_dagster.store.locks import MINER_WAIT_S, Busy, connect_when_free, file_lock
+from logpilot_dagster.store.locks import MINER_WAIT_S, Busy, file_lock
 from logpilot_dagster.store.purge_guard import PurgedMeanwhile
 
 TEMPLATE_SCHEMA = pa.schema([("template_id", pa.string()), ("source", pa.string()), ("template", pa.string()),
                              ("regex", pa.string()), ("example", pa.string())])
 UNMATCHED_SUFFIX = ":0"  # the miner's id for a message like nothing it learned
 FLUSH_WAIT_S = 1.0
-PURGE_WAIT_S = 600.0  # how long a batch that met a purge waits for it to end before it is read again
+PURGE_END_WAIT_S = 600.0  # how long a batch that met a purge waits for it to end before it is read again
 BUSY_RETRY_S = 5.0  # `run_forever`'s pause after a pass that could not get the warehouse or the miner
 
 
@@ -214,7 +214,7 @@ class LiveEngine:
         """T1 per source and the committed positions, read under one short connection."""
         if not self.layout.duckdb.exists():
             raise NoWatermark(f"no warehouse at {self.layout.duckdb}: run `logpilot bootstrap` first")
-        with connect_when_free(self.layout.duckdb, timeout_s=self.lock_timeout_s) as con:
+        with tables.connect(self.layout.duckdb, timeout_s=self.lock_timeout_s) as con:
             self._read_state(con)
         return self._t1, dict(self._positions or {})
 
@@ -251,7 +251,7 @@ class LiveEngine:
                     break
                 except PurgedMeanwhile as purged:  # the same range, once the purge has blanked its copy
                     self.log(str(purged))
-            purge_guard.wait_until_done(self.layout, PURGE_WAIT_S)
+            purge_guard.wait_until_done(self.layout, PURGE_END_WAIT_S)
         self.miner.flush()
         self._label_new_templates(counts)
         return counts, read
@@ -289,7 +289,7 @@ class LiveEngine:
             self._discover(new_templates, rows, check)  # what it saves holds the batch's messages too
         rows = self.registry_kv.fill(rows)  # the registry first: discovered patterns name the pairs
         batch_templates = self._templates_of(rows)
-        with connect_when_free(self.layout.duckdb, timeout_s=self.lock_timeout_s) as con:
+        with tables.connect(self.layout.duckdb, timeout_s=self.lock_timeout_s) as con:
             written = tables.write_live_batch(con, rows, decoded.quarantined, batch_templates, self.stream.key,
                                               read.positions, more_follow, check=check)
             self._unmerged = more_follow
@@ -346,7 +346,7 @@ class LiveEngine:
                     # from the committed positions once the purge is done, its stream copy blanked.
                     self.log(str(purged))
                     ahead = None
-                    purge_guard.wait_until_done(self.layout, PURGE_WAIT_S)
+                    purge_guard.wait_until_done(self.layout, PURGE_END_WAIT_S)
                     rng = self.plan(fresh=True)
                     continue
             total.add(counts)
@@ -357,7 +357,7 @@ class LiveEngine:
                 break
             rng = ahead[0]
         if self._unmerged:  # stopped with the next batch in hand: merge here, not in the next connection
-            with connect_when_free(self.layout.duckdb, timeout_s=self.lock_timeout_s) as con:
+            with tables.connect(self.layout.duckdb, timeout_s=self.lock_timeout_s) as con:
                 tables.merge_row_groups(con)
             self._unmerged = False
         if self._miner is not None:

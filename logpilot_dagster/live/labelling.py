@@ -14,8 +14,8 @@ from collections.abc import Callable
 from contextlib import suppress
 
 from logpilot_dagster.llm.client import LLMConfig
+from logpilot_dagster.store import tables
 from logpilot_dagster.store.layout import HomeLayout
-from logpilot_dagster.store.locks import connect_when_free
 from logpilot_dagster.store.versions import VersionStore
 
 
@@ -74,7 +74,7 @@ class TemplateLabeller:
 
         self._ahead.wait()
         classifier = self.classifier(layout)
-        return label_templates_between(lambda: connect_when_free(layout.duckdb), classifier, layout.label_cache,
+        return label_templates_between(lambda: tables.connect(layout.duckdb), classifier, layout.label_cache,
                                        corrections=layout.corrections)
 
 

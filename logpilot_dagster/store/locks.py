@@ -62,7 +62,7 @@ def is_held(path: Path) -> bool:
         os.close(fd)
 
 
-def is_lock_conflict(err: duckdb.Error) -> bool:
+def _is_lock_conflict(err: duckdb.Error) -> bool:
     """DuckDB's answer when another process holds the file (not any error that merely says "lock": a path
     under /mnt/blockstore, a file system without locks)."""
     return "Conflicting lock is held" in str(err)
@@ -79,7 +79,7 @@ def when_free(open_: Callable[[], T], what: str, timeout_s: float) -> T:
         try:
             return open_()
         except duckdb.IOException as err:
-            if not is_lock_conflict(err):
+            if not _is_lock_conflict(err):
                 raise
             if time.monotonic() >= deadline:
                 raise Busy(f"{what} has been held by another process (a bootstrap load, a live batch, a tiering "
@@ -87,10 +87,3 @@ def when_free(open_: Callable[[], T], what: str, timeout_s: float) -> T:
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
 
-
-def connect_when_free(path: Path, read_only: bool = False, timeout_s: float = WAREHOUSE_WAIT_S
-                      ) -> duckdb.DuckDBPyConnection:
-    """`tables.connect`, which waits (at most `timeout_s`) while another process holds the file."""
-    from logpilot_dagster.store import tables
-
-    return tables.connect(path, read_only=read_only, timeout_s=timeout_s)

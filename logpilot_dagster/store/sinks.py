@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from logpilot_dagster.store import tables, tiers
 from logpilot_dagster.store.layout import HomeLayout
-from logpilot_dagster.store.locks import connect_when_free, file_lock
+from logpilot_dagster.store.locks import file_lock
 
 if TYPE_CHECKING:  # for annotations only: the cache and its format belong to the classifier
     from logpilot_dagster.classify.vector_files import VectorFile
@@ -58,7 +58,7 @@ _QUARANTINE_MATCH = ("regexp_matches(coalesce(detail, ''), $p) OR "
 def _with_warehouse(layout: HomeLayout, work: Callable[[duckdb.DuckDBPyConnection], int]) -> int:
     if not layout.duckdb.exists():
         return 0
-    with connect_when_free(layout.duckdb) as con:  # a live writer holds the file for a batch at most
+    with tables.connect(layout.duckdb) as con:  # a live writer holds the file for a batch at most
         return work(con)
 
 

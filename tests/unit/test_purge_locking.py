@@ -59,9 +59,9 @@ def _hold_warehouse(path, insert: str | None = None):
     import subprocess
     import sys
 
-    code = ("import sys; from logpilot_dagster.store.locks import connect_when_free\n"
+    code = ("import sys; from logpilot_dagster.store import tables\n"
             "print('trying', flush=True)\n"
-            f"con = connect_when_free({str(path)!r})\n"
+            f"con = tables.connect({str(path)!r})\n"
             "con.execute('BEGIN'); print('held', flush=True)\n"
             f"{'con.execute(' + repr(insert) + ')' if insert else 'sys.stdin.read()'}\n"
             "con.execute('COMMIT'); con.close()\n")
