@@ -46,7 +46,10 @@ def _ready() -> None:
 
 
 def _work(records: tuple[list, ...], t1, limits, stamp) -> Chunk:  # noqa: ANN001 - pickled arguments
-    return _worker["matcher"].process(from_columns(records), t1, limits, stamp)
+    from logpilot_dagster.mining.miner import gc_paused  # preloaded with the matching code
+
+    with gc_paused():  # a chunk's 25k records would trigger collections that walk the whole loaded miner
+        return _worker["matcher"].process(from_columns(records), t1, limits, stamp)
 
 
 def to_columns(records: list[StreamRecord]) -> tuple[list, ...]:

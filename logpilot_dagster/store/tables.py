@@ -481,9 +481,12 @@ def write_live_batch(con: duckdb.DuckDBPyConnection, rows: pa.Table, quarantined
     `check`: called inside the transaction, before anything is written; what it raises rolls the batch back
     (the live writer's `purge_guard.check`)."""
     ensure_schema(con)
-    con.execute("SET threads = 1")  # a batch is small; the live workers have the cores
     if not more_follow:
+        # The close merges the pass's row groups, the costliest step of a catch-up's last batch, and the
+        # workers are done by then: two threads cut it by a third.
+        con.execute("SET threads = ?", [min(2, os.cpu_count() or 1)])
         return _write_within_memory(con, rows, quarantined, templates, stream_key, positions, check)
+    con.execute("SET threads = 1")  # a batch is small; the live workers have the cores
     # The database's setting, not the connection's: put back at once, with the checkpoint done meanwhile.
     con.execute("SET max_vacuum_tasks = 0")
     try:
