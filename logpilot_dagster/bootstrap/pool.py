@@ -17,9 +17,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 _CHILDREN = multiprocessing.get_context("forkserver")
-# What the fork server imports once, so that no child imports it again (see `preload`). pandas because
-# pyarrow imports it at its first conversion of Python objects: 0.2 s in every worker's first task otherwise.
-_PRELOAD = ["logpilot_dagster.bootstrap.steps", "pandas"]
+# What the fork server imports once, so that no child imports it again: pandas because pyarrow imports it at
+# its first conversion of Python objects (0.2 s in every worker's first task otherwise), and the modules of
+# the pools' tasks, each added by its own module (`preload`): a live catch-up's fork server does not import
+# the bootstrap's steps (0.4 s before its workers could start).
+_PRELOAD = ["pandas"]
 _CHILDREN.set_forkserver_preload(_PRELOAD)
 
 # What a pool worker's initializer loaded (the parse step's miner, say). In a worker it lives as long as the
@@ -28,8 +30,8 @@ worker_state: dict[str, object] = {}
 
 
 def preload(module: str) -> None:
-    """Have the fork server import `module` too, for the pools of another layer (the live workers'). Only
-    before the process's first pool starts the fork server."""
+    """Have the fork server import `module` too: the module of a pool's tasks (the bootstrap's steps, the live
+    workers' matching). Only before the process's first pool starts the fork server."""
     if module not in _PRELOAD:
         _PRELOAD.append(module)
         _CHILDREN.set_forkserver_preload(_PRELOAD)

@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from logpilot_dagster.bootstrap.pool import default_workers, in_child, pool_map, worker_state
+from logpilot_dagster.bootstrap.pool import default_workers, in_child, pool_map, preload, worker_state
 from logpilot_dagster.extract.parsed import parse_partition
 from logpilot_dagster.ingest.sources import SourcesRegistry
 from logpilot_dagster.ingest.staging import StageLimits, StageStats, read_stage_stats, stage_file
@@ -28,6 +28,8 @@ from logpilot_dagster.mining.template_text import template_regex
 from logpilot_dagster.store import tables
 from logpilot_dagster.store.layout import HomeLayout, safe_keys
 from logpilot_dagster.store.locks import MINER_WAIT_S, file_lock
+
+preload(__name__)  # the pools' tasks below: each worker would otherwise import them for itself
 
 LEARN_BATCH = 250_000  # messages held before the miner learns them (memory stays bounded)
 
