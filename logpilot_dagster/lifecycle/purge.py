@@ -10,12 +10,14 @@ it needs editing.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
 import secrets
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +36,8 @@ VECTOR_SINKS = ("vector_index", "embedding_cache")
 
 class PurgeIncomplete(Busy):
     """Something stayed held after the purge had begun editing: what it removed stays removed, and running the
-    request again finishes it (the rest, the rewrite of the DuckDB file, the audit)."""
+    request again finishes it (the rest, the rewrite of the DuckDB file, the audit). The counts of the attempts
+    so far are kept (`layout.purge_partial`) and added to the audit of the one that finishes."""
 
 
 @dataclass
@@ -69,25 +72,35 @@ def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verif
     subject = subject.strip()
     sinks.subject_pattern(subject)  # refuses an empty subject before anything is touched
     started = time.perf_counter()
-    report = PurgeReport(request_id or uuid.uuid4().hex, subject_hash(layout, subject))
+    hashed = subject_hash(layout, subject)
     wait = PURGE_WAIT_S if wait_s is None else wait_s
     # Marked at the start and the end: a live batch read before the end is not stored (see `purge_guard`).
     with file_lock(layout.purge_lock, wait, "another purge"):
+        earlier = _Partial.load(layout, hashed)
+        report = PurgeReport(earlier.request_id or request_id or uuid.uuid4().hex, hashed)
         purge_guard.mark(layout)
         try:
             _purge(layout, subject, report, include_landing, wait)
+        except PurgeIncomplete:
+            earlier.add(report, time.perf_counter() - started).save(layout)
+            raise
         finally:
             purge_guard.mark(layout)
-    report.seconds = time.perf_counter() - started
-    if layout.duckdb.exists():
-        with _incomplete_if_busy("the purge is done but not recorded in purge_audit"), \
-                tables.connect(layout.duckdb) as con:
-            tables.record_purge(
-                con, report.request_id, report.subject_hash,
-                rows=sum(report.per_sink.get(s, 0) for s in ROW_SINKS),
-                vectors=sum(report.per_sink.get(s, 0) for s in VECTOR_SINKS),
-                files=len(report.landing_rewritten), lines=report.lines_purged, per_sink=report.per_sink,
-                seconds=report.seconds)
+        earlier.add(report, time.perf_counter() - started)
+        if layout.duckdb.exists():
+            try:
+                with _incomplete_if_busy("the purge is done but not recorded in purge_audit"), \
+                        tables.connect(layout.duckdb) as con:
+                    tables.record_purge(
+                        con, report.request_id, report.subject_hash,
+                        rows=sum(report.per_sink.get(s, 0) for s in ROW_SINKS),
+                        vectors=sum(report.per_sink.get(s, 0) for s in VECTOR_SINKS),
+                        files=len(report.landing_rewritten), lines=report.lines_purged, per_sink=report.per_sink,
+                        seconds=report.seconds)
+            except PurgeIncomplete:
+                earlier.save(layout)
+                raise
+        earlier.forget(layout)
     if verify:
         report.left = sinks.find_everywhere(layout, subject)
     return report
@@ -107,11 +120,63 @@ def _purge(layout: HomeLayout, subject: str, report: PurgeReport, include_landin
                 # subject's bytes remain on disk.
                 tables.rewrite_database(layout.duckdb)
         except Busy as busy:
+            with suppress(Busy):  # what the sinks edited so far, when the warehouse can tell
+                report.lines_purged = before - _kept_lines(layout)
             raise PurgeIncomplete(f"the purge stopped part-way (done: {', '.join(report.per_sink) or 'nothing'}): "
                                   f"{busy}. Run it again to finish") from busy
     report.landing_files = landing_mentions(layout, subject)
     if include_landing:
         report.landing_rewritten = [key for key in report.landing_files if _rewrite_landing(layout, key, subject)]
+
+
+@dataclass
+class _Partial:
+    """What the attempts of a purge that stopped part-way removed, per subject hash (counts only): the attempt
+    that finishes records them all in purge_audit, under the first attempt's request id."""
+
+    subject_hash: str
+    request_id: str = ""
+    per_sink: dict[str, int] = field(default_factory=dict)
+    lines_purged: int = 0
+    landing_rewritten: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @staticmethod
+    def _path(layout: HomeLayout, hashed: str) -> Path:
+        return layout.purge_partial / f"{hashed}.json"
+
+    @classmethod
+    def load(cls, layout: HomeLayout, hashed: str) -> _Partial:
+        try:
+            saved = json.loads(cls._path(layout, hashed).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls(hashed)
+        return cls(hashed, str(saved["request_id"]), {k: int(v) for k, v in saved["per_sink"].items()},
+                   int(saved["lines_purged"]), list(saved["landing_rewritten"]), float(saved["seconds"]))
+
+    def add(self, report: PurgeReport, seconds: float) -> _Partial:
+        """Fold this attempt's counts in, and give the report the totals of every attempt."""
+        self.request_id = report.request_id
+        for sink, count in report.per_sink.items():
+            self.per_sink[sink] = self.per_sink.get(sink, 0) + count
+        self.lines_purged += report.lines_purged
+        self.landing_rewritten += [key for key in report.landing_rewritten if key not in self.landing_rewritten]
+        self.seconds += seconds
+        report.per_sink, report.lines_purged = dict(self.per_sink), self.lines_purged
+        report.landing_rewritten, report.seconds = list(self.landing_rewritten), self.seconds
+        return self
+
+    def save(self, layout: HomeLayout) -> None:
+        path = self._path(layout, self.subject_hash)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temp.write_text(json.dumps({"request_id": self.request_id, "per_sink": self.per_sink,
+                                    "lines_purged": self.lines_purged, "landing_rewritten": self.landing_rewritten,
+                                    "seconds": self.seconds}), encoding="utf-8")
+        temp.replace(path)
+
+    def forget(self, layout: HomeLayout) -> None:
+        self._path(layout, self.subject_hash).unlink(missing_ok=True)
 
 
 @contextmanager

@@ -197,6 +197,11 @@ class HomeLayout:
         return self.registry / "purge.mark"
 
     @property
+    def purge_partial(self) -> Path:
+        """The counts of purges that stopped part-way, one file per subject hash, until one finishes."""
+        return self.registry / "purge_partial"
+
+    @property
     def live_lock(self) -> Path:
         """Held by the one live writer (`logpilot live` or a live run)."""
         return self.registry / "live.lock"

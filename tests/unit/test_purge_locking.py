@@ -192,3 +192,37 @@ def test_a_rewrite_removes_what_a_crashed_one_left(tmp_path):
         leftover.write_bytes(b"user cust_qz7741 logged in")
     tables.rewrite_database(layout.duckdb)
     assert sorted(p.name for p in layout.duckdb.parent.iterdir()) == [layout.duckdb.name]
+
+
+def test_the_audit_of_a_purge_finished_by_a_second_run_counts_both_runs(tmp_path, monkeypatch):
+    """What a purge stopped part-way removed is recorded with what the run that finishes it removes, under the
+    first run's request id: the audit counted only the last run (the rows the first had deleted were lost)."""
+    import json
+
+    import pytest
+
+    from logpilot_dagster.store import tables
+
+    layout = HomeLayout(tmp_path)
+    tables.connect(layout.duckdb).close()
+    held = [True]
+
+    def quarantine(*_):
+        if held[0]:
+            raise locks.Busy("the warehouse has been held by another process for more than 10 s")
+        return 2
+
+    logs = iter([3, 0, 0])  # the first run deletes the subject's rows; the later ones find none left
+    monkeypatch.setattr(sinks, "SINKS", (sinks.Sink("logs", "rows", lambda *_: 0, lambda *_: next(logs)),
+                                         sinks.Sink("quarantine", "lines", lambda *_: 0, quarantine)))
+    with pytest.raises(purge_module.PurgeIncomplete):
+        purge_module.purge(layout, "cust_qz7741", request_id="first")
+    held[0] = False
+    report = purge_module.purge(layout, "cust_qz7741", request_id="second")
+    assert report.request_id == "first" and report.per_sink == {"logs": 3, "quarantine": 2}
+    with tables.connect(layout.duckdb, read_only=True) as con:
+        audit = con.execute("SELECT request_id, rows_deleted, per_sink FROM purge_audit").fetchall()
+    assert [(r, n, json.loads(p)) for r, n, p in audit] == [("first", 5, {"logs": 3, "quarantine": 2})]
+    assert not list(layout.purge_partial.iterdir())
+    third = purge_module.purge(layout, "cust_qz7741", request_id="third")  # a new request starts afresh
+    assert third.request_id == "third" and third.per_sink["quarantine"] == 2 and third.per_sink["logs"] == 0
