@@ -17,7 +17,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,7 +68,7 @@ def subject_hash(layout: HomeLayout, subject: str) -> str:
 def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verify: bool = False,
           request_id: str | None = None, wait_s: float | None = None) -> PurgeReport:
     """`Busy` when another purge, or the miner's state, stays held for `wait_s` (default `PURGE_WAIT_S`): nothing
-    is edited then."""
+    is edited then. A purge that stopped part-way is finished under its first run's request id."""
     subject = subject.strip()
     sinks.subject_pattern(subject)  # refuses an empty subject before anything is touched
     started = time.perf_counter()
@@ -77,10 +77,16 @@ def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verif
     # Marked at the start and the end: a live batch read before the end is not stored (see `purge_guard`).
     with file_lock(layout.purge_lock, wait, "another purge"):
         earlier = _Partial.load(layout, hashed)
+        recorded, unaccounted = _warehouse_state(layout, earlier.request_id)
+        if recorded:  # its audit was written, then the run was killed before it removed the file
+            earlier = _Partial(hashed)
+        if earlier.unaccounted_before is None:
+            earlier.unaccounted_before = unaccounted
         report = PurgeReport(earlier.request_id or request_id or uuid.uuid4().hex, hashed)
+        earlier.request_id = report.request_id
         purge_guard.mark(layout)
         try:
-            _purge(layout, subject, report, include_landing, wait)
+            _purge(layout, subject, report, include_landing, wait, earlier.unaccounted_before)
         except PurgeIncomplete:
             earlier.add(report, time.perf_counter() - started).save(layout)
             raise
@@ -89,7 +95,7 @@ def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verif
         earlier.add(report, time.perf_counter() - started)
         if layout.duckdb.exists():
             try:
-                with _incomplete_if_busy("the purge is done but not recorded in purge_audit"), \
+                with _incomplete_if_busy(f"purge {report.request_id} is done but not recorded in purge_audit"), \
                         tables.connect(layout.duckdb) as con:
                     tables.record_purge(
                         con, report.request_id, report.subject_hash,
@@ -106,24 +112,23 @@ def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verif
     return report
 
 
-def _purge(layout: HomeLayout, subject: str, report: PurgeReport, include_landing: bool, wait_s: float) -> None:
-    before = _kept_lines(layout)
+def _purge(layout: HomeLayout, subject: str, report: PurgeReport, include_landing: bool, wait_s: float,
+           unaccounted_before: int) -> None:
     # The miner's owners (the bootstrap's mining, the live writer) save its state under this lock: held, none
     # of them can save a state read before the purge over the purged one.
     with file_lock(layout.miner_lock, wait_s, "the miner's state"):
         try:
             for sink in sinks.SINKS:
                 report.per_sink[sink.name] = sink.delete(layout, subject)
-            report.lines_purged = before - _kept_lines(layout)
+            # Every run of this request so far, however many stopped part-way (see `_unaccounted_lines`).
+            report.lines_purged = _unaccounted_lines(layout) - unaccounted_before
             if layout.duckdb.exists():
                 # Deleted rows stay in DuckDB's free blocks until overwritten: rewrite the file so none of the
                 # subject's bytes remain on disk.
                 tables.rewrite_database(layout.duckdb)
         except Busy as busy:
-            with suppress(Busy):  # what the sinks edited so far, when the warehouse can tell
-                report.lines_purged = before - _kept_lines(layout)
-            raise PurgeIncomplete(f"the purge stopped part-way (done: {', '.join(report.per_sink) or 'nothing'}): "
-                                  f"{busy}. Run it again to finish") from busy
+            raise PurgeIncomplete(f"purge {report.request_id} stopped part-way (done: "
+                                  f"{', '.join(report.per_sink) or 'nothing'}): {busy}. Run it again to finish") from busy
     report.landing_files = landing_mentions(layout, subject)
     if include_landing:
         report.landing_rewritten = [key for key in report.landing_files if _rewrite_landing(layout, key, subject)]
@@ -131,15 +136,16 @@ def _purge(layout: HomeLayout, subject: str, report: PurgeReport, include_landin
 
 @dataclass
 class _Partial:
-    """What the attempts of a purge that stopped part-way removed, per subject hash (counts only): the attempt
-    that finishes records them all in purge_audit, under the first attempt's request id."""
+    """What the runs of a purge that stopped part-way removed, per subject hash (counts only, never the subject):
+    the run that finishes records them all in purge_audit, under the first run's request id."""
 
     subject_hash: str
     request_id: str = ""
     per_sink: dict[str, int] = field(default_factory=dict)
-    lines_purged: int = 0
     landing_rewritten: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # `_unaccounted_lines` before the first run edited anything.
+    unaccounted_before: int | None = None
 
     @staticmethod
     def _path(layout: HomeLayout, hashed: str) -> Path:
@@ -147,36 +153,63 @@ class _Partial:
 
     @classmethod
     def load(cls, layout: HomeLayout, hashed: str) -> _Partial:
+        """The runs so far; none when there were none, or when the file cannot be read (it holds counts only:
+        the purge itself is done again from scratch either way)."""
         try:
             saved = json.loads(cls._path(layout, hashed).read_text(encoding="utf-8"))
-        except FileNotFoundError:
+            return cls(hashed, str(saved["request_id"]), {k: int(v) for k, v in saved["per_sink"].items()},
+                       [str(k) for k in saved["landing_rewritten"]], float(saved["seconds"]),
+                       int(saved["unaccounted_before"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls(hashed)
-        return cls(hashed, str(saved["request_id"]), {k: int(v) for k, v in saved["per_sink"].items()},
-                   int(saved["lines_purged"]), list(saved["landing_rewritten"]), float(saved["seconds"]))
 
     def add(self, report: PurgeReport, seconds: float) -> _Partial:
-        """Fold this attempt's counts in, and give the report the totals of every attempt."""
-        self.request_id = report.request_id
+        """Fold this run's counts in, and give the report the totals of every run."""
         for sink, count in report.per_sink.items():
             self.per_sink[sink] = self.per_sink.get(sink, 0) + count
-        self.lines_purged += report.lines_purged
         self.landing_rewritten += [key for key in report.landing_rewritten if key not in self.landing_rewritten]
         self.seconds += seconds
-        report.per_sink, report.lines_purged = dict(self.per_sink), self.lines_purged
-        report.landing_rewritten, report.seconds = list(self.landing_rewritten), self.seconds
+        report.per_sink, report.landing_rewritten = dict(self.per_sink), list(self.landing_rewritten)
+        report.seconds = self.seconds
         return self
 
     def save(self, layout: HomeLayout) -> None:
         path = self._path(layout, self.subject_hash)
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temp.write_text(json.dumps({"request_id": self.request_id, "per_sink": self.per_sink,
-                                    "lines_purged": self.lines_purged, "landing_rewritten": self.landing_rewritten,
-                                    "seconds": self.seconds}), encoding="utf-8")
+        temp = path.with_name(f".{path.name}.tmp")  # one writer at a time: the purge lock is held
+        with open(temp, "w", encoding="utf-8") as out:
+            json.dump({"request_id": self.request_id, "per_sink": self.per_sink,
+                       "landing_rewritten": self.landing_rewritten, "seconds": self.seconds,
+                       "unaccounted_before": self.unaccounted_before}, out)
+            out.flush()
+            os.fsync(out.fileno())
         temp.replace(path)
 
     def forget(self, layout: HomeLayout) -> None:
         self._path(layout, self.subject_hash).unlink(missing_ok=True)
+
+
+def _warehouse_state(layout: HomeLayout, request_id: str) -> tuple[bool, int]:
+    """Whether purge_audit already holds `request_id`, and `_unaccounted_lines`, in one connection."""
+    if not layout.duckdb.exists():
+        return False, 0
+    with tables.connect(layout.duckdb, read_only=True) as con:
+        recorded = bool(request_id) and tables.purge_recorded(con, request_id)
+        return recorded, _unaccounted(tables.conservation(con))
+
+
+def _unaccounted_lines(layout: HomeLayout) -> int:
+    """Lines read that no tier, the quarantine nor a recorded purge holds: only a purge not recorded yet changes
+    it (an ingestion adds lines read and stored in one transaction), so its growth over the runs of a request is
+    what they removed, whatever was ingested or purged by other requests in between."""
+    if not layout.duckdb.exists():
+        return 0
+    with tables.connect(layout.duckdb, read_only=True) as con:
+        return _unaccounted(tables.conservation(con))
+
+
+def _unaccounted(totals: dict[str, int]) -> int:
+    return totals["lines_read"] - totals["lines_stored"] - totals["lines_quarantined"] - totals["lines_purged"]
 
 
 @contextmanager
@@ -185,14 +218,6 @@ def _incomplete_if_busy(what: str) -> Iterator[None]:
         yield
     except Busy as busy:
         raise PurgeIncomplete(f"{what}: {busy}. Run it again to finish") from busy
-
-
-def _kept_lines(layout: HomeLayout) -> int:
-    if not layout.duckdb.exists():
-        return 0
-    with tables.connect(layout.duckdb, read_only=True) as con:
-        totals = tables.conservation(con)
-    return totals["lines_stored"] + totals["lines_quarantined"]
 
 
 def landing_mentions(layout: HomeLayout, subject: str) -> list[str]:

@@ -797,6 +797,10 @@ def record_purge(con: duckdb.DuckDBPyConnection, request_id: str, subject_hash: 
                     [request_id, subject_hash, rows, vectors, files, lines, json.dumps(per_sink), seconds])
 
 
+def purge_recorded(con: duckdb.DuckDBPyConnection, request_id: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM purge_audit WHERE request_id = ?", [request_id]).fetchone()[0])
+
+
 def _quoted(path: Path) -> str:
     return str(path).replace("'", "''")
 

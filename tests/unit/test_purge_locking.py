@@ -226,3 +226,54 @@ def test_the_audit_of_a_purge_finished_by_a_second_run_counts_both_runs(tmp_path
     assert not list(layout.purge_partial.iterdir())
     third = purge_module.purge(layout, "cust_qz7741", request_id="third")  # a new request starts afresh
     assert third.request_id == "third" and third.per_sink["quarantine"] == 2 and third.per_sink["logs"] == 0
+
+
+def test_a_purge_over_two_runs_counts_the_lines_of_both_and_a_killed_finish_is_not_merged_again(tmp_path, monkeypatch):
+    """The lines a purge removes are counted over all its runs, whatever was ingested between them, so the
+    conservation check still balances; a finished purge killed before it dropped its partial counts is not
+    taken for the same request by the next purge of that subject (its audit row would be overwritten)."""
+    import shutil
+
+    import pytest
+
+    from logpilot_dagster.store import tables
+
+    layout = HomeLayout(tmp_path)
+    with tables.connect(layout.duckdb) as con:
+        con.execute("INSERT INTO logs (log_id, ts, source, message, ingest_mode, partition_key, line_no, n_lines) "
+                    "VALUES (1, now(), 'app', 'user cust_qz7741 logged in', 'live', 'live/a.jsonl', 0, 1), "
+                    "(2, now(), 'app', 'cust_qz7741 failed\n\tat x', 'live', 'live/a.jsonl', 1, 2), "
+                    "(3, now(), 'app', 'disk full', 'live', 'live/a.jsonl', 3, 1)")
+        con.execute("INSERT INTO landing_files VALUES ('live/a.jsonl', 'app', 4, 0, 3, 4, 0, now(), now(), now())")
+    held = [True]
+
+    def quarantine(*_):
+        if held[0]:
+            raise locks.Busy("the warehouse has been held by another process for more than 10 s")
+        return 0
+
+    logs_sink = next(s for s in sinks.SINKS if s.name == "logs")
+    monkeypatch.setattr(sinks, "SINKS", (logs_sink, sinks.Sink("quarantine", "lines", lambda *_: 0, quarantine)))
+    with pytest.raises(purge_module.PurgeIncomplete, match="purge first stopped part-way"):
+        purge_module.purge(layout, "cust_qz7741", request_id="first")
+    with tables.connect(layout.duckdb) as con:  # a live batch commits between the runs
+        con.execute("INSERT INTO logs (log_id, ts, source, message, ingest_mode, partition_key, line_no, n_lines) "
+                    "VALUES (4, now(), 'app', 'disk ok', 'live', 'live/b.jsonl', 0, 1)")
+        con.execute("INSERT INTO landing_files VALUES ('live/b.jsonl', 'app', 1, 0, 1, 1, 0, now(), now(), now())")
+    held[0] = False
+    stale = tmp_path / "partial-copy"
+    real_forget = purge_module._Partial.forget
+    monkeypatch.setattr(purge_module._Partial, "forget",
+                        lambda self, lay: (shutil.copytree(lay.purge_partial, stale), real_forget(self, lay)))
+    report = purge_module.purge(layout, "cust_qz7741", request_id="second")
+    assert (report.request_id, report.lines_purged, report.per_sink["logs"]) == ("first", 3, 2)
+    with tables.connect(layout.duckdb, read_only=True) as con:
+        assert tables.conserved(tables.conservation(con))
+    monkeypatch.setattr(purge_module._Partial, "forget", real_forget)
+    shutil.rmtree(layout.purge_partial)
+    shutil.copytree(stale, layout.purge_partial)  # as if killed after the audit, before the file went
+    again = purge_module.purge(layout, "cust_qz7741", request_id="third")
+    assert again.request_id == "third" and again.lines_purged == 0
+    with tables.connect(layout.duckdb, read_only=True) as con:
+        audit = con.execute("SELECT request_id, rows_deleted, lines_purged FROM purge_audit ORDER BY 1").fetchall()
+        assert audit == [("first", 2, 3), ("third", 0, 0)] and tables.conserved(tables.conservation(con))
