@@ -180,19 +180,21 @@ def _tier_sink(tier: str) -> tuple[Callable, Callable]:
         return total
 
     def delete(layout: HomeLayout, subject: str) -> int:
+        """Rows deleted; a file an earlier purge rewrote but whose catalog entry it could not update (stopped
+        part-way) has its entry brought up to date, and the rows that run removed are counted here."""
         pattern, total = subject_pattern(subject), 0
-        for path, *_ in files(layout):
+        for path, _source, _low, _high, cataloged, *_ in files(layout):
             table = tiers.read_table(path)
             mask = _rows_matching(table, pattern)
             hits = int(pc.sum(mask).as_py() or 0) if mask is not None else 0
-            if not hits:
+            if not hits and table.num_rows == cataloged:
                 continue
-            kept = table.filter(pc.invert(mask))
-            size = tiers.write_table(kept, path)
+            kept = table.filter(pc.invert(mask)) if hits else table
+            size = tiers.write_table(kept, path) if hits else tiers.size(path)
             lines = int(pc.sum(kept.column("n_lines")).as_py() or 0)
             with tables.connect(layout.duckdb) as con:
                 tables.update_tier_file(con, path, kept.num_rows, lines, size)
-            total += hits
+            total += cataloged - kept.num_rows
         return total
 
     return find, delete

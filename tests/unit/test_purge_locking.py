@@ -277,3 +277,39 @@ def test_a_purge_over_two_runs_counts_the_lines_of_both_and_a_killed_finish_is_n
     with tables.connect(layout.duckdb, read_only=True) as con:
         audit = con.execute("SELECT request_id, rows_deleted, lines_purged FROM purge_audit ORDER BY 1").fetchall()
         assert audit == [("first", 2, 3), ("third", 0, 0)] and tables.conserved(tables.conservation(con))
+
+
+def test_a_warm_file_rewritten_by_a_run_that_stopped_gets_its_catalog_entry_from_the_next(tmp_path, monkeypatch):
+    """A purge that rewrote a warm file and then found the warehouse held could not update the file's catalog
+    entry; the next run found no hits in the file and skipped it, so `tier_files` kept the old counts for good
+    (conservation off by the purged lines) and the rows removed were never counted."""
+    import pytest
+
+    from logpilot_dagster.lifecycle import tiering
+    from logpilot_dagster.store import tables
+
+    layout = HomeLayout(tmp_path)
+    with tables.connect(layout.duckdb) as con:
+        con.execute("INSERT INTO logs (log_id, ts, source, message, ingest_mode, partition_key, line_no, n_lines) "
+                    "VALUES (1, now() - INTERVAL 90 DAY, 'app', 'user cust_qz7741 logged in', 'live', 'a', 0, 2), "
+                    "(2, now() - INTERVAL 90 DAY, 'app', 'disk full', 'live', 'a', 2, 1)")
+        con.execute("INSERT INTO landing_files VALUES ('a', 'app', 3, 0, 2, 3, 0, now(), now(), now())")
+    tiering.tier_once(layout, "warm", None, tiering.TierSettings())
+    warm = next(s for s in sinks.SINKS if s.name == "warm")
+    monkeypatch.setattr(sinks, "SINKS", (warm,))
+    real_update, calls = tables.update_tier_file, []
+
+    def held_once(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise locks.Busy("the warehouse has been held by another process for more than 30 s")
+        return real_update(*args)
+
+    monkeypatch.setattr(tables, "update_tier_file", held_once)
+    with pytest.raises(purge_module.PurgeIncomplete):
+        purge_module.purge(layout, "cust_qz7741")
+    report = purge_module.purge(layout, "cust_qz7741", verify=True)
+    assert report.per_sink["warm"] == 1 and report.lines_purged == 2 and report.verified
+    with tables.connect(layout.duckdb, read_only=True) as con:
+        assert con.execute("SELECT rows, lines FROM tier_files").fetchall() == [(1, 1)]
+        assert tables.conserved(tables.conservation(con))
