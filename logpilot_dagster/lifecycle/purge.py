@@ -16,7 +16,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,15 +80,25 @@ def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verif
         recorded, unaccounted = _warehouse_state(layout, earlier.request_id)
         if recorded:  # its audit was written, then the run was killed before it removed the file
             earlier = _Partial(hashed)
+        resumed = earlier.request_id != ""
         if earlier.unaccounted_before is None:
             earlier.unaccounted_before = unaccounted
         report = PurgeReport(earlier.request_id or request_id or uuid.uuid4().hex, hashed)
         earlier.request_id = report.request_id
+
+        def progress() -> None:  # a run killed from here on is finished by the next, which counts its edits
+            earlier.save(layout, report, time.perf_counter() - started)
+
+        progress()
         purge_guard.mark(layout)
         try:
-            _purge(layout, subject, report, include_landing, wait, earlier.unaccounted_before)
+            _purge(layout, subject, report, include_landing, wait, earlier.unaccounted_before, progress)
         except PurgeIncomplete:
             earlier.add(report, time.perf_counter() - started).save(layout)
+            raise
+        except Busy:  # nothing was edited
+            if not resumed:
+                earlier.forget(layout)
             raise
         finally:
             purge_guard.mark(layout)
@@ -113,13 +123,14 @@ def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verif
 
 
 def _purge(layout: HomeLayout, subject: str, report: PurgeReport, include_landing: bool, wait_s: float,
-           unaccounted_before: int) -> None:
+           unaccounted_before: int, progress: Callable[[], None]) -> None:
     # The miner's owners (the bootstrap's mining, the live writer) save its state under this lock: held, none
     # of them can save a state read before the purge over the purged one.
     with file_lock(layout.miner_lock, wait_s, "the miner's state"):
         try:
             for sink in sinks.SINKS:
                 report.per_sink[sink.name] = sink.delete(layout, subject)
+                progress()
             # Every run of this request so far, however many stopped part-way (see `_unaccounted_lines`).
             report.lines_purged = _unaccounted_lines(layout) - unaccounted_before
             if layout.duckdb.exists():
@@ -131,13 +142,17 @@ def _purge(layout: HomeLayout, subject: str, report: PurgeReport, include_landin
                                   f"{', '.join(report.per_sink) or 'nothing'}): {busy}. Run it again to finish") from busy
     report.landing_files = landing_mentions(layout, subject)
     if include_landing:
-        report.landing_rewritten = [key for key in report.landing_files if _rewrite_landing(layout, key, subject)]
+        for key in report.landing_files:
+            if _rewrite_landing(layout, key, subject):
+                report.landing_rewritten.append(key)
+                progress()
 
 
 @dataclass
 class _Partial:
-    """What the runs of a purge that stopped part-way removed, per subject hash (counts only, never the subject):
-    the run that finishes records them all in purge_audit, under the first run's request id."""
+    """What the runs of a purge that stopped part-way (or were killed) removed, per subject hash (counts only,
+    never the subject): the run that finishes records them all in purge_audit, under the first run's request
+    id. Written before a run edits anything and after each step."""
 
     subject_hash: str
     request_id: str = ""
@@ -173,14 +188,19 @@ class _Partial:
         report.seconds = self.seconds
         return self
 
-    def save(self, layout: HomeLayout) -> None:
+    def save(self, layout: HomeLayout, running: PurgeReport | None = None, seconds: float = 0.0) -> None:
+        """The earlier runs' counts, with those of the `running` one so far (not folded in: see `add`)."""
+        per_sink, landing = dict(self.per_sink), list(self.landing_rewritten)
+        if running is not None:
+            for sink, count in running.per_sink.items():
+                per_sink[sink] = per_sink.get(sink, 0) + count
+            landing += [key for key in running.landing_rewritten if key not in landing]
         path = self._path(layout, self.subject_hash)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.tmp")  # one writer at a time: the purge lock is held
         with open(temp, "w", encoding="utf-8") as out:
-            json.dump({"request_id": self.request_id, "per_sink": self.per_sink,
-                       "landing_rewritten": self.landing_rewritten, "seconds": self.seconds,
-                       "unaccounted_before": self.unaccounted_before}, out)
+            json.dump({"request_id": self.request_id, "per_sink": per_sink, "landing_rewritten": landing,
+                       "seconds": self.seconds + seconds, "unaccounted_before": self.unaccounted_before}, out)
             out.flush()
             os.fsync(out.fileno())
         temp.replace(path)

@@ -9,6 +9,8 @@ import threading
 import time
 from contextlib import suppress
 
+import pytest
+
 from logpilot_dagster.cli import main
 from logpilot_dagster.lifecycle import purge as purge_module
 from logpilot_dagster.store import locks, sinks
@@ -313,3 +315,59 @@ def test_a_warm_file_rewritten_by_a_run_that_stopped_gets_its_catalog_entry_from
     with tables.connect(layout.duckdb, read_only=True) as con:
         assert con.execute("SELECT rows, lines FROM tier_files").fetchall() == [(1, 1)]
         assert tables.conserved(tables.conservation(con))
+
+
+_KILLED_PURGE = """
+import os, signal, sys
+from pathlib import Path
+from logpilot_dagster.lifecycle import purge as purge_module
+from logpilot_dagster.store import sinks, tables
+from logpilot_dagster.store.layout import HomeLayout
+
+def killed(*_args, **_kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+at = sys.argv[2]
+kept = [s for s in sinks.SINKS if s.name in ("logs", "quarantine")]
+if at in ("first sink", "between sinks"):
+    index = 0 if at == "first sink" else 1
+    kept[index] = sinks.Sink(kept[index].name, "", kept[index].find, killed)
+sinks.SINKS = tuple(kept)
+if at == "rewrite":
+    tables.rewrite_database = killed
+if at == "audit":
+    tables.record_purge = killed
+if at == "forget":
+    purge_module._Partial.forget = killed
+purge_module.purge(HomeLayout(Path(sys.argv[1])), "cust_qz7741", request_id="killed")
+"""
+
+
+@pytest.mark.parametrize("at", ["first sink", "between sinks", "rewrite", "audit", "forget"])
+def test_a_purge_killed_at_any_step_is_finished_by_the_next_run_and_conservation_holds(tmp_path, monkeypatch, at):
+    """kill -9 of a purge at each of its steps, then the purge again: the subject is gone, the audit counts its
+    lines once (the killed run's edits too: they were lost, so lines read no longer balanced), nothing is left."""
+    import sys
+
+    from logpilot_dagster.store import tables
+
+    layout = HomeLayout(tmp_path / "home")
+    with tables.connect(layout.duckdb) as con:
+        con.execute("INSERT INTO logs (log_id, ts, source, message, ingest_mode, partition_key, line_no, n_lines) "
+                    "VALUES (1, now(), 'app', 'user cust_qz7741 logged in', 'live', 'live/a.jsonl', 0, 1), "
+                    "(2, now(), 'app', 'cust_qz7741 failed\n\tat x', 'live', 'live/a.jsonl', 1, 2), "
+                    "(3, now(), 'app', 'disk full', 'live', 'live/a.jsonl', 3, 1)")
+        con.execute("INSERT INTO quarantine (partition_key, source, origin, line_no, n_lines, reason, detail, raw_b64,"
+                    " raw_size) VALUES ('live/a.jsonl', 'app', 'live/a.jsonl:4', 4, 1, 'bad_json', 'cust_qz7741', '', 1)")
+        con.execute("INSERT INTO landing_files VALUES ('live/a.jsonl', 'app', 5, 0, 3, 4, 1, now(), now(), now())")
+    script = tmp_path / "killed_purge.py"
+    script.write_text(_KILLED_PURGE)
+    child = subprocess.run([sys.executable, str(script), str(layout.home), at], capture_output=True, timeout=120)
+    assert child.returncode == -9, child.stderr.decode()[-2000:]
+    monkeypatch.setattr(sinks, "SINKS", tuple(s for s in sinks.SINKS if s.name in ("logs", "quarantine")))
+    report = purge_module.purge(layout, "cust_qz7741", request_id="again", verify=True)
+    assert report.verified
+    with tables.connect(layout.duckdb, read_only=True) as con:
+        lines, rows = con.execute("SELECT sum(lines_purged), sum(rows_deleted) FROM purge_audit").fetchone()
+        assert (lines, rows) == (4, 3) and tables.conserved(tables.conservation(con))
+    assert not any(layout.purge_partial.iterdir())
