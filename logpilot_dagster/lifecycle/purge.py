@@ -16,7 +16,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +36,8 @@ VECTOR_SINKS = ("vector_index", "embedding_cache")
 
 class PurgeIncomplete(Busy):
     """Something stayed held after the purge had begun editing: what it removed stays removed, and running the
-    request again finishes it (the rest, the rewrite of the DuckDB file, the audit). The counts of the attempts
-    so far are kept (`layout.purge_partial`) and added to the audit of the one that finishes."""
+    request again finishes it (the rest, the rewrite of the DuckDB file, the audit), with the counts of every
+    run (`_Progress`)."""
 
 
 @dataclass
@@ -68,41 +68,29 @@ def subject_hash(layout: HomeLayout, subject: str) -> str:
 def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verify: bool = False,
           request_id: str | None = None, wait_s: float | None = None) -> PurgeReport:
     """`Busy` when another purge, or the miner's state, stays held for `wait_s` (default `PURGE_WAIT_S`): nothing
-    is edited then. A purge that stopped part-way is finished under its first run's request id."""
+    is edited then. A purge of the subject that stopped part-way, or was killed, is resumed: its request id and
+    counts carry on (`_Progress`)."""
     subject = subject.strip()
     sinks.subject_pattern(subject)  # refuses an empty subject before anything is touched
-    started = time.perf_counter()
-    hashed = subject_hash(layout, subject)
     wait = PURGE_WAIT_S if wait_s is None else wait_s
     # Marked at the start and the end: a live batch read before the end is not stored (see `purge_guard`).
     with file_lock(layout.purge_lock, wait, "another purge"):
-        earlier = _Partial.load(layout, hashed)
-        recorded, unaccounted = _warehouse_state(layout, earlier.request_id)
-        if recorded:  # its audit was written, then the run was killed before it removed the file
-            earlier = _Partial(hashed)
-        resumed = earlier.request_id != ""
-        if earlier.unaccounted_before is None:
-            earlier.unaccounted_before = unaccounted
-        report = PurgeReport(earlier.request_id or request_id or uuid.uuid4().hex, hashed)
-        earlier.request_id = report.request_id
-
-        def progress() -> None:  # a run killed from here on is finished by the next, which counts its edits
-            earlier.save(layout, report, time.perf_counter() - started)
-
-        progress()
+        progress = _Progress.resume(layout, subject_hash(layout, subject), request_id)
+        report = progress.report
+        progress.save(layout)  # before anything is edited: a run killed from here on is resumed by the next
         purge_guard.mark(layout)
         try:
-            _purge(layout, subject, report, include_landing, wait, earlier.unaccounted_before, progress)
+            _purge(layout, subject, report, include_landing, wait, progress)
         except PurgeIncomplete:
-            earlier.add(report, time.perf_counter() - started).save(layout)
+            progress.save(layout)
             raise
-        except Busy:  # nothing was edited
-            if not resumed:
-                earlier.forget(layout)
+        except Busy:  # nothing was edited in this run
+            if not progress.resumed:
+                progress.forget(layout)
             raise
         finally:
             purge_guard.mark(layout)
-        earlier.add(report, time.perf_counter() - started)
+        report.seconds = progress.seconds()
         if layout.duckdb.exists():
             try:
                 with _incomplete_if_busy(f"purge {report.request_id} is done but not recorded in purge_audit"), \
@@ -114,25 +102,31 @@ def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verif
                         files=len(report.landing_rewritten), lines=report.lines_purged, per_sink=report.per_sink,
                         seconds=report.seconds)
             except PurgeIncomplete:
-                earlier.save(layout)
+                progress.save(layout)
                 raise
-        earlier.forget(layout)
+        progress.forget(layout)
     if verify:
         report.left = sinks.find_everywhere(layout, subject)
     return report
 
 
 def _purge(layout: HomeLayout, subject: str, report: PurgeReport, include_landing: bool, wait_s: float,
-           unaccounted_before: int, progress: Callable[[], None]) -> None:
+           progress: _Progress) -> None:
+    """Every sink, then the file rewrite and the landing files; the report's counts grow as each step is done
+    (they start from the earlier runs' when resumed), saved after each."""
     # The miner's owners (the bootstrap's mining, the live writer) save its state under this lock: held, none
     # of them can save a state read before the purge over the purged one.
     with file_lock(layout.miner_lock, wait_s, "the miner's state"):
         try:
             for sink in sinks.SINKS:
-                report.per_sink[sink.name] = sink.delete(layout, subject)
-                progress()
-            # Every run of this request so far, however many stopped part-way (see `_unaccounted_lines`).
-            report.lines_purged = _unaccounted_lines(layout) - unaccounted_before
+                try:
+                    deleted = sink.delete(layout, subject)
+                except sinks.SinkStopped as stopped:  # what it deleted before it stopped counts too
+                    report.per_sink[sink.name] = report.per_sink.get(sink.name, 0) + stopped.done
+                    raise
+                report.per_sink[sink.name] = report.per_sink.get(sink.name, 0) + deleted
+                progress.save(layout)
+            report.lines_purged = _unaccounted_lines(layout) - progress.unaccounted_before
             if layout.duckdb.exists():
                 # Deleted rows stay in DuckDB's free blocks until overwritten: rewrite the file so none of the
                 # subject's bytes remain on disk.
@@ -143,70 +137,73 @@ def _purge(layout: HomeLayout, subject: str, report: PurgeReport, include_landin
     report.landing_files = landing_mentions(layout, subject)
     if include_landing:
         for key in report.landing_files:
-            if _rewrite_landing(layout, key, subject):
+            if key not in report.landing_rewritten and _rewrite_landing(layout, key, subject):
                 report.landing_rewritten.append(key)
-                progress()
+                progress.save(layout)
 
 
 @dataclass
-class _Partial:
-    """What the runs of a purge that stopped part-way (or were killed) removed, per subject hash (counts only,
-    never the subject): the run that finishes records them all in purge_audit, under the first run's request
-    id. Written before a run edits anything and after each step."""
+class _Progress:
+    """A purge request over all its runs: the report's counts so far and what `lines_purged` is measured from,
+    kept in `layout.purge_partial` (one file per subject hash, counts only, never the subject) from before a
+    run edits anything until its audit is recorded. The next purge of the subject resumes it, so a run that
+    stopped part-way or was killed loses none of the audit's counts.
 
-    subject_hash: str
-    request_id: str = ""
-    per_sink: dict[str, int] = field(default_factory=dict)
-    landing_rewritten: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    # `_unaccounted_lines` before the first run edited anything.
-    unaccounted_before: int | None = None
+    A kill between a sink's edit and the save after it loses that sink's count in `per_sink` (the next run finds
+    nothing left to delete there); `lines_purged` stays whole (see `_unaccounted_lines`)."""
+
+    report: PurgeReport
+    unaccounted_before: int  # `_unaccounted_lines` before the request's first run edited anything
+    resumed: bool = False
+    earlier_seconds: float = 0.0
+    began: float = field(default_factory=time.perf_counter)
+
+    @classmethod
+    def resume(cls, layout: HomeLayout, hashed: str, request_id: str | None) -> _Progress:
+        """The subject's unfinished request, or a new one. A file that cannot be read counts as none (a purge
+        is done again from scratch either way); one whose request is already in purge_audit was left by a run
+        killed after its audit, and is ignored."""
+        saved = cls._read(layout, hashed)
+        recorded, unaccounted = _warehouse_state(layout, saved["request_id"] if saved else "")
+        if saved is None or recorded:
+            return cls(PurgeReport(request_id or uuid.uuid4().hex, hashed), unaccounted)
+        report = PurgeReport(saved["request_id"], hashed, per_sink=saved["per_sink"],
+                             landing_rewritten=saved["landing_rewritten"])
+        return cls(report, saved["unaccounted_before"], resumed=True, earlier_seconds=saved["seconds"])
 
     @staticmethod
     def _path(layout: HomeLayout, hashed: str) -> Path:
         return layout.purge_partial / f"{hashed}.json"
 
     @classmethod
-    def load(cls, layout: HomeLayout, hashed: str) -> _Partial:
-        """The runs so far; none when there were none, or when the file cannot be read (it holds counts only:
-        the purge itself is done again from scratch either way)."""
+    def _read(cls, layout: HomeLayout, hashed: str) -> dict | None:
         try:
             saved = json.loads(cls._path(layout, hashed).read_text(encoding="utf-8"))
-            return cls(hashed, str(saved["request_id"]), {k: int(v) for k, v in saved["per_sink"].items()},
-                       [str(k) for k in saved["landing_rewritten"]], float(saved["seconds"]),
-                       int(saved["unaccounted_before"]))
+            return {"request_id": str(saved["request_id"]),
+                    "per_sink": {str(k): int(v) for k, v in saved["per_sink"].items()},
+                    "landing_rewritten": [str(k) for k in saved["landing_rewritten"]],
+                    "seconds": float(saved["seconds"]), "unaccounted_before": int(saved["unaccounted_before"])}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return cls(hashed)
+            return None
 
-    def add(self, report: PurgeReport, seconds: float) -> _Partial:
-        """Fold this run's counts in, and give the report the totals of every run."""
-        for sink, count in report.per_sink.items():
-            self.per_sink[sink] = self.per_sink.get(sink, 0) + count
-        self.landing_rewritten += [key for key in report.landing_rewritten if key not in self.landing_rewritten]
-        self.seconds += seconds
-        report.per_sink, report.landing_rewritten = dict(self.per_sink), list(self.landing_rewritten)
-        report.seconds = self.seconds
-        return self
+    def seconds(self) -> float:
+        return self.earlier_seconds + time.perf_counter() - self.began
 
-    def save(self, layout: HomeLayout, running: PurgeReport | None = None, seconds: float = 0.0) -> None:
-        """The earlier runs' counts, with those of the `running` one so far (not folded in: see `add`)."""
-        per_sink, landing = dict(self.per_sink), list(self.landing_rewritten)
-        if running is not None:
-            for sink, count in running.per_sink.items():
-                per_sink[sink] = per_sink.get(sink, 0) + count
-            landing += [key for key in running.landing_rewritten if key not in landing]
-        path = self._path(layout, self.subject_hash)
+    def save(self, layout: HomeLayout) -> None:
+        report = self.report
+        path = self._path(layout, report.subject_hash)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.tmp")  # one writer at a time: the purge lock is held
         with open(temp, "w", encoding="utf-8") as out:
-            json.dump({"request_id": self.request_id, "per_sink": per_sink, "landing_rewritten": landing,
-                       "seconds": self.seconds + seconds, "unaccounted_before": self.unaccounted_before}, out)
+            json.dump({"request_id": report.request_id, "per_sink": report.per_sink,
+                       "landing_rewritten": report.landing_rewritten, "seconds": self.seconds(),
+                       "unaccounted_before": self.unaccounted_before}, out)
             out.flush()
             os.fsync(out.fileno())
         temp.replace(path)
 
     def forget(self, layout: HomeLayout) -> None:
-        self._path(layout, self.subject_hash).unlink(missing_ok=True)
+        self._path(layout, self.report.subject_hash).unlink(missing_ok=True)
 
 
 def _warehouse_state(layout: HomeLayout, request_id: str) -> tuple[bool, int]:
@@ -219,9 +216,12 @@ def _warehouse_state(layout: HomeLayout, request_id: str) -> tuple[bool, int]:
 
 
 def _unaccounted_lines(layout: HomeLayout) -> int:
-    """Lines read that no tier, the quarantine nor a recorded purge holds: only a purge not recorded yet changes
-    it (an ingestion adds lines read and stored in one transaction), so its growth over the runs of a request is
-    what they removed, whatever was ingested or purged by other requests in between."""
+    """Lines read that no tier, the quarantine nor a recorded purge holds. Ingestion adds lines read and stored
+    in one transaction and a tiering move keeps the totals, so a purge not recorded yet is what changes it, and
+    its growth over a request's runs is what they removed, whatever live batches came in between. Not so for a
+    bootstrap load of files staged before a purge edited their staged copies (it stores fewer lines than it
+    read) or a re-ingestion of a partition a recorded purge had edited: such a load during a request's runs is
+    counted to it."""
     if not layout.duckdb.exists():
         return 0
     with tables.connect(layout.duckdb, read_only=True) as con:

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from logpilot_dagster.store import tables, tiers
 from logpilot_dagster.store.layout import HomeLayout
-from logpilot_dagster.store.locks import file_lock
+from logpilot_dagster.store.locks import Busy, file_lock
 
 if TYPE_CHECKING:  # for annotations only: the cache and its format belong to the classifier
     from logpilot_dagster.classify.vector_files import VectorFile
@@ -37,6 +37,14 @@ def subject_pattern(subject: str) -> str:
     if not subject.strip():
         raise ValueError("a purge subject must not be empty")
     return r"(^|[^\w])" + re.escape(subject) + r"([^\w]|$)"
+
+
+class SinkStopped(Busy):
+    """A sink stopped part-way by a store another process held: `done` of its rows were deleted before."""
+
+    def __init__(self, busy: Busy, done: int) -> None:
+        super().__init__(str(busy))
+        self.done = done
 
 
 @dataclass(frozen=True)
@@ -181,7 +189,7 @@ def _tier_sink(tier: str) -> tuple[Callable, Callable]:
 
     def delete(layout: HomeLayout, subject: str) -> int:
         """Rows deleted; a file an earlier purge rewrote but whose catalog entry it could not update (stopped
-        part-way) has its entry brought up to date, and the rows that run removed are counted here."""
+        part-way, or killed) has its entry brought up to date, and the rows that run removed are counted here."""
         pattern, total = subject_pattern(subject), 0
         for path, _source, _low, _high, cataloged, *_ in files(layout):
             table = tiers.read_table(path)
@@ -190,10 +198,15 @@ def _tier_sink(tier: str) -> tuple[Callable, Callable]:
             if not hits and table.num_rows == cataloged:
                 continue
             kept = table.filter(pc.invert(mask)) if hits else table
-            size = tiers.write_table(kept, path) if hits else tiers.size(path)
             lines = int(pc.sum(kept.column("n_lines")).as_py() or 0)
-            with tables.connect(layout.duckdb) as con:
-                tables.update_tier_file(con, path, kept.num_rows, lines, size)
+            try:
+                # The catalog's connection first: a held warehouse stops the sink before the file changes, not
+                # between the file and its entry. Live batches wait for the file's write meanwhile.
+                with tables.connect(layout.duckdb) as con:
+                    size = tiers.write_table(kept, path) if hits else tiers.size(path)
+                    tables.update_tier_file(con, path, kept.num_rows, lines, size)
+            except Busy as busy:
+                raise SinkStopped(busy, total) from busy
             total += cataloged - kept.num_rows
         return total
 

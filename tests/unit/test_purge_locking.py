@@ -264,14 +264,14 @@ def test_a_purge_over_two_runs_counts_the_lines_of_both_and_a_killed_finish_is_n
         con.execute("INSERT INTO landing_files VALUES ('live/b.jsonl', 'app', 1, 0, 1, 1, 0, now(), now(), now())")
     held[0] = False
     stale = tmp_path / "partial-copy"
-    real_forget = purge_module._Partial.forget
-    monkeypatch.setattr(purge_module._Partial, "forget",
+    real_forget = purge_module._Progress.forget
+    monkeypatch.setattr(purge_module._Progress, "forget",
                         lambda self, lay: (shutil.copytree(lay.purge_partial, stale), real_forget(self, lay)))
     report = purge_module.purge(layout, "cust_qz7741", request_id="second")
     assert (report.request_id, report.lines_purged, report.per_sink["logs"]) == ("first", 3, 2)
     with tables.connect(layout.duckdb, read_only=True) as con:
         assert tables.conserved(tables.conservation(con))
-    monkeypatch.setattr(purge_module._Partial, "forget", real_forget)
+    monkeypatch.setattr(purge_module._Progress, "forget", real_forget)
     shutil.rmtree(layout.purge_partial)
     shutil.copytree(stale, layout.purge_partial)  # as if killed after the audit, before the file went
     again = purge_module.purge(layout, "cust_qz7741", request_id="third")
@@ -282,9 +282,9 @@ def test_a_purge_over_two_runs_counts_the_lines_of_both_and_a_killed_finish_is_n
 
 
 def test_a_warm_file_rewritten_by_a_run_that_stopped_gets_its_catalog_entry_from_the_next(tmp_path, monkeypatch):
-    """A purge that rewrote a warm file and then found the warehouse held could not update the file's catalog
-    entry; the next run found no hits in the file and skipped it, so `tier_files` kept the old counts for good
-    (conservation off by the purged lines) and the rows removed were never counted."""
+    """A run that rewrote a warm file and failed before its catalog entry was updated (the update refused here;
+    a kill -9 there does the same): the next run found no hits in the file and skipped it, so `tier_files` kept
+    the old counts for good (conservation off by the purged lines) and the rows removed were never counted."""
     import pytest
 
     from logpilot_dagster.lifecycle import tiering
@@ -338,7 +338,7 @@ if at == "rewrite":
 if at == "audit":
     tables.record_purge = killed
 if at == "forget":
-    purge_module._Partial.forget = killed
+    purge_module._Progress.forget = killed
 purge_module.purge(HomeLayout(Path(sys.argv[1])), "cust_qz7741", request_id="killed")
 """
 
@@ -371,3 +371,43 @@ def test_a_purge_killed_at_any_step_is_finished_by_the_next_run_and_conservation
         lines, rows = con.execute("SELECT sum(lines_purged), sum(rows_deleted) FROM purge_audit").fetchone()
         assert (lines, rows) == (4, 3) and tables.conserved(tables.conservation(con))
     assert not any(layout.purge_partial.iterdir())
+
+
+def test_a_tier_sink_stopped_at_its_second_file_keeps_the_count_of_the_first(tmp_path, monkeypatch):
+    """Two warm files hold the subject and the warehouse is held when the sink reaches the second: the first
+    file's row is counted in the audit the next run records (it was lost: the sink's count was only taken
+    when it returned), and the second file is rewritten only by the run that can update its entry."""
+    import pytest
+
+    from logpilot_dagster.lifecycle import tiering
+    from logpilot_dagster.store import tables
+
+    layout = HomeLayout(tmp_path)
+    with tables.connect(layout.duckdb) as con:
+        con.execute("INSERT INTO logs (log_id, ts, source, message, ingest_mode, partition_key, line_no, n_lines) "
+                    "VALUES (1, now() - INTERVAL 90 DAY, 'app', 'user cust_qz7741 logged in', 'live', 'a', 0, 1), "
+                    "(2, now() - INTERVAL 90 DAY, 'db', 'cust_qz7741 failed', 'live', 'a', 1, 1), "
+                    "(3, now() - INTERVAL 90 DAY, 'db', 'disk full', 'live', 'a', 2, 1)")
+        con.execute("INSERT INTO landing_files VALUES ('a', 'app', 3, 0, 3, 3, 0, now(), now(), now())")
+    tiering.tier_once(layout, "warm", None, tiering.TierSettings())
+    monkeypatch.setattr(sinks, "SINKS", tuple(s for s in sinks.SINKS if s.name == "warm"))
+    real_connect, writes = tables.connect, []
+
+    def held_at_the_second_file(path, read_only=False, **kwargs):
+        if not read_only:
+            writes.append(path)
+            if len(writes) == 2:
+                raise locks.Busy("the warehouse has been held by another process for more than 30 s")
+        return real_connect(path, read_only=read_only, **kwargs)
+
+    monkeypatch.setattr(sinks.tables, "connect", held_at_the_second_file)
+    with pytest.raises(purge_module.PurgeIncomplete):
+        purge_module.purge(layout, "cust_qz7741")
+    with real_connect(layout.duckdb, read_only=True) as con:
+        assert sorted(con.execute("SELECT rows FROM tier_files").fetchall()) == [(0,), (2,)]
+    monkeypatch.setattr(sinks.tables, "connect", real_connect)
+    report = purge_module.purge(layout, "cust_qz7741", verify=True)
+    assert report.per_sink["warm"] == 2 and report.lines_purged == 2 and report.verified
+    with tables.connect(layout.duckdb, read_only=True) as con:
+        assert sorted(con.execute("SELECT rows, lines FROM tier_files").fetchall()) == [(0, 0), (1, 1)]
+        assert tables.conserved(tables.conservation(con))
