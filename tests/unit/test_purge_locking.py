@@ -82,6 +82,27 @@ def _warehouse_with(layout: HomeLayout, message: str) -> None:
                     "VALUES (1, now(), 'app', ?, 'live', 'live/a.jsonl', 0, 1)", [message])
 
 
+def _stored(layout: HomeLayout, rows: list[tuple[str, str, int]], days_ago: int = 0, quarantined_lines: int = 0,
+            partition: str = "live/a.jsonl") -> None:
+    """`rows` (source, message, lines) stored `days_ago` days back, with the ledger row that read them (and
+    `quarantined_lines` more, for quarantine entries the test adds itself)."""
+    from logpilot_dagster.store import tables
+
+    with tables.connect(layout.duckdb) as con:
+        line_no = 0
+        for log_id, (source, message, lines) in enumerate(rows, 1):
+            con.execute("INSERT INTO logs (log_id, ts, source, message, ingest_mode, partition_key, line_no, n_lines) "
+                        "VALUES (?, now() - to_days(?), ?, ?, 'live', ?, ?, ?)",
+                        [log_id, days_ago, source, message, partition, line_no, lines])
+            line_no += lines
+        con.execute("INSERT INTO landing_files VALUES (?, ?, ?, 0, ?, ?, ?, now(), now(), now())",
+                    [partition, rows[0][0], line_no + quarantined_lines, len(rows), line_no, quarantined_lines])
+
+
+# Two rows of the subject (three lines) and one of someone else.
+_SUBJECT_ROWS = [("app", "user cust_qz7741 logged in", 1), ("app", "cust_qz7741 failed\n\tat x", 2), ("app", "disk full", 1)]
+
+
 def test_a_purge_waits_for_a_live_batch_that_holds_the_warehouse(tmp_path, monkeypatch):
     """The purge's rewrite of the file (and its audit) meets a live writer's batch: it waits for it instead of
     failing with DuckDB's lock error after every sink was already edited."""
@@ -134,7 +155,6 @@ def test_only_another_process_s_hold_is_waited_for_not_any_error_that_says_lock(
     """A missing or broken warehouse under a path that happens to hold "lock" fails at once with DuckDB's own
     reason; it was waited for and reported as held by another process."""
     import duckdb
-    import pytest
 
     from logpilot_dagster.store import tables
 
@@ -154,7 +174,6 @@ def test_a_purge_stopped_part_way_says_what_it_did_not_that_nothing_was_edited(t
     done; the API answers 503 with that (it said "nothing was purged"), and a request file stays pending."""
     import json
 
-    import pytest
     from fastapi.testclient import TestClient
 
     from logpilot_dagster.api.app import ApiSettings, create_app
@@ -201,8 +220,6 @@ def test_the_audit_of_a_purge_finished_by_a_second_run_counts_both_runs(tmp_path
     first run's request id: the audit counted only the last run (the rows the first had deleted were lost)."""
     import json
 
-    import pytest
-
     from logpilot_dagster.store import tables
 
     layout = HomeLayout(tmp_path)
@@ -236,17 +253,10 @@ def test_a_purge_over_two_runs_counts_the_lines_of_both_and_a_killed_finish_is_n
     taken for the same request by the next purge of that subject (its audit row would be overwritten)."""
     import shutil
 
-    import pytest
-
     from logpilot_dagster.store import tables
 
     layout = HomeLayout(tmp_path)
-    with tables.connect(layout.duckdb) as con:
-        con.execute("INSERT INTO logs (log_id, ts, source, message, ingest_mode, partition_key, line_no, n_lines) "
-                    "VALUES (1, now(), 'app', 'user cust_qz7741 logged in', 'live', 'live/a.jsonl', 0, 1), "
-                    "(2, now(), 'app', 'cust_qz7741 failed\n\tat x', 'live', 'live/a.jsonl', 1, 2), "
-                    "(3, now(), 'app', 'disk full', 'live', 'live/a.jsonl', 3, 1)")
-        con.execute("INSERT INTO landing_files VALUES ('live/a.jsonl', 'app', 4, 0, 3, 4, 0, now(), now(), now())")
+    _stored(layout, _SUBJECT_ROWS)
     held = [True]
 
     def quarantine(*_):
@@ -285,17 +295,11 @@ def test_a_warm_file_rewritten_by_a_run_that_stopped_gets_its_catalog_entry_from
     """A run that rewrote a warm file and failed before its catalog entry was updated (the update refused here;
     a kill -9 there does the same): the next run found no hits in the file and skipped it, so `tier_files` kept
     the old counts for good (conservation off by the purged lines) and the rows removed were never counted."""
-    import pytest
-
     from logpilot_dagster.lifecycle import tiering
     from logpilot_dagster.store import tables
 
     layout = HomeLayout(tmp_path)
-    with tables.connect(layout.duckdb) as con:
-        con.execute("INSERT INTO logs (log_id, ts, source, message, ingest_mode, partition_key, line_no, n_lines) "
-                    "VALUES (1, now() - INTERVAL 90 DAY, 'app', 'user cust_qz7741 logged in', 'live', 'a', 0, 2), "
-                    "(2, now() - INTERVAL 90 DAY, 'app', 'disk full', 'live', 'a', 2, 1)")
-        con.execute("INSERT INTO landing_files VALUES ('a', 'app', 3, 0, 2, 3, 0, now(), now(), now())")
+    _stored(layout, [("app", "user cust_qz7741 logged in", 2), ("app", "disk full", 1)], days_ago=90)
     tiering.tier_once(layout, "warm", None, tiering.TierSettings())
     warm = next(s for s in sinks.SINKS if s.name == "warm")
     monkeypatch.setattr(sinks, "SINKS", (warm,))
@@ -352,14 +356,10 @@ def test_a_purge_killed_at_any_step_is_finished_by_the_next_run_and_conservation
     from logpilot_dagster.store import tables
 
     layout = HomeLayout(tmp_path / "home")
+    _stored(layout, _SUBJECT_ROWS, quarantined_lines=1)
     with tables.connect(layout.duckdb) as con:
-        con.execute("INSERT INTO logs (log_id, ts, source, message, ingest_mode, partition_key, line_no, n_lines) "
-                    "VALUES (1, now(), 'app', 'user cust_qz7741 logged in', 'live', 'live/a.jsonl', 0, 1), "
-                    "(2, now(), 'app', 'cust_qz7741 failed\n\tat x', 'live', 'live/a.jsonl', 1, 2), "
-                    "(3, now(), 'app', 'disk full', 'live', 'live/a.jsonl', 3, 1)")
         con.execute("INSERT INTO quarantine (partition_key, source, origin, line_no, n_lines, reason, detail, raw_b64,"
                     " raw_size) VALUES ('live/a.jsonl', 'app', 'live/a.jsonl:4', 4, 1, 'bad_json', 'cust_qz7741', '', 1)")
-        con.execute("INSERT INTO landing_files VALUES ('live/a.jsonl', 'app', 5, 0, 3, 4, 1, now(), now(), now())")
     script = tmp_path / "killed_purge.py"
     script.write_text(_KILLED_PURGE)
     child = subprocess.run([sys.executable, str(script), str(layout.home), at], capture_output=True, timeout=120)
@@ -377,18 +377,12 @@ def test_a_tier_sink_stopped_at_its_second_file_keeps_the_count_of_the_first(tmp
     """Two warm files hold the subject and the warehouse is held when the sink reaches the second: the first
     file's row is counted in the audit the next run records (it was lost: the sink's count was only taken
     when it returned), and the second file is rewritten only by the run that can update its entry."""
-    import pytest
-
     from logpilot_dagster.lifecycle import tiering
     from logpilot_dagster.store import tables
 
     layout = HomeLayout(tmp_path)
-    with tables.connect(layout.duckdb) as con:
-        con.execute("INSERT INTO logs (log_id, ts, source, message, ingest_mode, partition_key, line_no, n_lines) "
-                    "VALUES (1, now() - INTERVAL 90 DAY, 'app', 'user cust_qz7741 logged in', 'live', 'a', 0, 1), "
-                    "(2, now() - INTERVAL 90 DAY, 'db', 'cust_qz7741 failed', 'live', 'a', 1, 1), "
-                    "(3, now() - INTERVAL 90 DAY, 'db', 'disk full', 'live', 'a', 2, 1)")
-        con.execute("INSERT INTO landing_files VALUES ('a', 'app', 3, 0, 3, 3, 0, now(), now(), now())")
+    _stored(layout, [("app", "user cust_qz7741 logged in", 1), ("db", "cust_qz7741 failed", 1), ("db", "disk full", 1)],
+            days_ago=90)
     tiering.tier_once(layout, "warm", None, tiering.TierSettings())
     monkeypatch.setattr(sinks, "SINKS", tuple(s for s in sinks.SINKS if s.name == "warm"))
     real_connect, writes = tables.connect, []
