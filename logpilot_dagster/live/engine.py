@@ -48,6 +48,10 @@ UNMATCHED_SUFFIX = ":0"  # the miner's id for a message like nothing it learned
 FLUSH_WAIT_S = 1.0
 PURGE_END_WAIT_S = 600.0  # how long a batch that met a purge waits for it to end before it is read again
 BUSY_RETRY_S = 5.0  # `run_forever`'s pause after a pass that could not get the warehouse or the miner
+# `run_forever` plans its passes from the positions it last committed or read (it alone moves them) and reads
+# them from DuckDB again at least this often: an idle pass then costs a look at the stream, not a connection
+# (38 ms of CPU each second otherwise).
+STATE_REFRESH_S = 30.0
 
 
 class NoWatermark(RuntimeError):
@@ -308,15 +312,17 @@ class LiveEngine:
         counts.seconds = time.perf_counter() - began
         return counts
 
-    def run_once(self, stop: threading.Event | None = None, max_batches: int | None = None) -> LiveCounts:
-        """Batches from the committed positions until the stream is caught up (or `stop` is set).
+    def run_once(self, stop: threading.Event | None = None, max_batches: int | None = None,
+                 fresh: bool = True) -> LiveCounts:
+        """Batches from the committed positions until the stream is caught up (or `stop` is set). `fresh=False`:
+        from the positions this writer last committed or read (see `plan`), without reading them first.
 
         Pipelined: while a batch is learned and written, the next range is already read and on the workers.
         It was planned from the positions the batch reached, which are the ones its commit stores, so the
         batches are the same as one at a time; a batch that never commits (a crash, `stop`) is read again."""
         total = LiveCounts()
         began = time.perf_counter()
-        rng = self.plan(fresh=True)  # each pass starts from what DuckDB holds
+        rng = self.plan(fresh=fresh)
         ahead: tuple[StreamRange, StreamRead, Job, str] | None = None
         while not rng.empty and not (stop and stop.is_set()) and (max_batches is None or total.batches < max_batches):
             # A batch's objects are freed by reference counting; the cyclic collector would walk the loaded
@@ -371,9 +377,13 @@ class LiveEngine:
         warehouse or the miner held for longer than it waits (a bootstrap load, a tiering move) is tried again
         after `BUSY_RETRY_S`: what it had not committed is read again, so nothing is lost."""
         total = LiveCounts()
+        state_read = float("-inf")
         while not stop.is_set():
+            fresh = time.monotonic() - state_read >= STATE_REFRESH_S
+            if fresh:
+                state_read = time.monotonic()
             try:
-                counts = self.run_once(stop)
+                counts = self.run_once(stop, fresh=fresh)
             except Busy as busy:
                 self.log(f"waiting {BUSY_RETRY_S:g} s: {busy}")
                 stop.wait(BUSY_RETRY_S)
