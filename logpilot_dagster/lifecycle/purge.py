@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import secrets
 import time
@@ -25,6 +24,7 @@ from logpilot_dagster.ingest.reader import open_landing_file
 from logpilot_dagster.store import purge_guard, sinks, tables
 from logpilot_dagster.store.layout import HomeLayout
 from logpilot_dagster.store.locks import Busy, file_lock
+from logpilot_dagster.store.versions import write_json
 
 # How long a purge waits for the miner's owners (a bootstrap's mining can hold them for minutes) before it
 # gives up with `Busy`; a request file then stays pending and is tried again.
@@ -193,21 +193,17 @@ class _Progress:
         report = self.report
         path = self._path(layout, report.subject_hash)
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.tmp")  # one writer at a time: the purge lock is held
-        with open(temp, "w", encoding="utf-8") as out:
-            json.dump({"request_id": report.request_id, "per_sink": report.per_sink,
-                       "landing_rewritten": report.landing_rewritten, "seconds": self.seconds(),
-                       "unaccounted_before": self.unaccounted_before}, out)
-            out.flush()
-            os.fsync(out.fileno())
-        temp.replace(path)
+        write_json(path, {"request_id": report.request_id, "per_sink": report.per_sink,
+                          "landing_rewritten": report.landing_rewritten, "seconds": self.seconds(),
+                          "unaccounted_before": self.unaccounted_before})
 
     def forget(self, layout: HomeLayout) -> None:
         self._path(layout, self.report.subject_hash).unlink(missing_ok=True)
 
 
 def _warehouse_state(layout: HomeLayout, request_id: str) -> tuple[bool, int]:
-    """Whether purge_audit already holds `request_id`, and `_unaccounted_lines`, in one connection."""
+    """Whether purge_audit already holds `request_id` (none asked when empty), and `_unaccounted_lines`, in one
+    connection."""
     if not layout.duckdb.exists():
         return False, 0
     with tables.connect(layout.duckdb, read_only=True) as con:
@@ -222,10 +218,7 @@ def _unaccounted_lines(layout: HomeLayout) -> int:
     bootstrap load of files staged before a purge edited their staged copies (it stores fewer lines than it
     read) or a re-ingestion of a partition a recorded purge had edited: such a load during a request's runs is
     counted to it."""
-    if not layout.duckdb.exists():
-        return 0
-    with tables.connect(layout.duckdb, read_only=True) as con:
-        return _unaccounted(tables.conservation(con))
+    return _warehouse_state(layout, "")[1]
 
 
 def _unaccounted(totals: dict[str, int]) -> int:

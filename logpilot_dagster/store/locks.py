@@ -86,4 +86,3 @@ def when_free(open_: Callable[[], T], what: str, timeout_s: float) -> T:
                            f"move, a purge's rewrite, a reader) for more than {timeout_s:g} s; try again") from err
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
-

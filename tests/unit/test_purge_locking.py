@@ -74,14 +74,6 @@ def _hold_warehouse(path, insert: str | None = None):
     return child
 
 
-def _warehouse_with(layout: HomeLayout, message: str) -> None:
-    from logpilot_dagster.store import tables
-
-    with tables.connect(layout.duckdb) as con:
-        con.execute("INSERT INTO logs (log_id, ts, source, message, ingest_mode, partition_key, line_no, n_lines) "
-                    "VALUES (1, now(), 'app', ?, 'live', 'live/a.jsonl', 0, 1)", [message])
-
-
 def _stored(layout: HomeLayout, rows: list[tuple[str, str, int]], days_ago: int = 0, quarantined_lines: int = 0,
             partition: str = "live/a.jsonl") -> None:
     """`rows` (source, message, lines) stored `days_ago` days back, with the ledger row that read them (and
@@ -109,7 +101,7 @@ def test_a_purge_waits_for_a_live_batch_that_holds_the_warehouse(tmp_path, monke
     from logpilot_dagster.store import tables
 
     layout = HomeLayout(tmp_path)
-    _warehouse_with(layout, "user cust_qz7741 logged in")
+    _stored(layout, [("app", "user cust_qz7741 logged in", 1)])
     real, holders = tables.rewrite_database, []
 
     def rewrite_during_a_batch(path, *args):
@@ -131,7 +123,7 @@ def test_a_batch_that_waits_for_the_rewrite_lands_in_the_new_file(tmp_path, monk
     from logpilot_dagster.store import tables
 
     layout = HomeLayout(tmp_path)
-    _warehouse_with(layout, "disk full on /var")
+    _stored(layout, [("app", "disk full on /var", 1)])
     real_replace, writers = tables.os.replace, []
 
     def replace_with_a_writer_waiting(src, dst):
@@ -207,7 +199,7 @@ def test_a_rewrite_removes_what_a_crashed_one_left(tmp_path):
     from logpilot_dagster.store import tables
 
     layout = HomeLayout(tmp_path)
-    _warehouse_with(layout, "disk full on /var")
+    _stored(layout, [("app", "disk full on /var", 1)])
     copy = layout.duckdb.with_name(layout.duckdb.name + ".rewrite")
     for leftover in (copy, copy.with_name(copy.name + ".wal")):
         leftover.write_bytes(b"user cust_qz7741 logged in")
