@@ -25,7 +25,7 @@ from logpilot_dagster.ingest.sources import SourcesRegistry
 from logpilot_dagster.ingest.staging import StageLimits, StageStats, read_stage_stats, stage_file
 from logpilot_dagster.mining import LogMiner
 from logpilot_dagster.mining.template_text import template_regex
-from logpilot_dagster.store import tables
+from logpilot_dagster.store import purged, tables
 from logpilot_dagster.store.layout import HomeLayout, safe_keys
 from logpilot_dagster.store.locks import MINER_WAIT_S, file_lock
 
@@ -189,8 +189,10 @@ def load(con: duckdb.DuckDBPyConnection, layout: HomeLayout, keys: Sequence[str]
         "min_ts": [s.min_ts for s in stats],
         "max_ts": [s.max_ts for s in stats],
     })
-    return tables.load_partitions(con, keys, [layout.parsed_file(k) for k in keys],
-                                  [layout.quarantine_file(k) for k in keys], file_stats, memory_limit)
+    keys = list(keys)
+    parsed, quarantined = [layout.parsed_file(k) for k in keys], [layout.quarantine_file(k) for k in keys]
+    removed = purged.ledger_rows(keys, parsed, "logs") + purged.ledger_rows(keys, quarantined, "quarantine")
+    return tables.load_partitions(con, keys, parsed, quarantined, file_stats, memory_limit, removed)
 
 
 def refresh_templates(con: duckdb.DuckDBPyConnection, layout: HomeLayout) -> int:

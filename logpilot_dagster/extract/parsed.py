@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from logpilot_dagster.extract.kv import extract_kv
 from logpilot_dagster.ingest.staging import STAGED_SCHEMA
 from logpilot_dagster.mining import LogMiner
+from logpilot_dagster.store import purged
 
 PARSED_SCHEMA = (
     STAGED_SCHEMA
@@ -30,7 +31,8 @@ def parse_partition(staged_file: Path, miner: LogMiner, parsed_file: Path) -> in
     """Write `parsed_file` from `staged_file`; returns the number of rows. Replaces any earlier output."""
     parsed_file.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
-    with pq.ParquetWriter(parsed_file, PARSED_SCHEMA, compression="zstd") as writer:
+    # What purges removed from the staged file is missing from the parsed one too (see `store.purged`).
+    with pq.ParquetWriter(parsed_file, purged.carried(PARSED_SCHEMA, staged_file), compression="zstd") as writer:
         for batch in pq.ParquetFile(staged_file).iter_batches(batch_size=PARSE_BATCH_ROWS):
             table = pa.Table.from_batches([batch]).cast(STAGED_SCHEMA)
             writer.write_table(_parse_batch(table, miner))

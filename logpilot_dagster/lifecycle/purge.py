@@ -1,6 +1,8 @@
 """Right to be forgotten: remove every copy of a subject (a user name, a customer id, an account) from every
 sink of the store — the tiers, the quarantine, template examples, the miner's state, caches, the training set,
-reports — and record the request in `purge_audit` with a salted hash of the subject, never the subject.
+reports — and record the request in `purge_audit` with a salted hash of the subject, never the subject. The
+lines removed are counted per landing file for the conservation check (`store.purged`), wherever the purge
+finds them: in the warehouse, or in the Parquet copies of files a bootstrap has not loaded yet.
 
 Landing files are the user's own input: they are listed, and rewritten only when asked (`include_landing`).
 Dagster's event log never holds row-level text (asset metadata carries counts and templates), so nothing in
@@ -15,16 +17,21 @@ import re
 import secrets
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from logpilot_dagster.ingest.reader import open_landing_file
 from logpilot_dagster.store import purge_guard, sinks, tables
 from logpilot_dagster.store.layout import HomeLayout
 from logpilot_dagster.store.locks import Busy, file_lock
 from logpilot_dagster.store.versions import write_json
+
+if TYPE_CHECKING:
+    import duckdb
 
 # How long a purge waits for the miner's owners (a bootstrap's mining can hold them for minutes) before it
 # gives up with `Busy`; a request file then stays pending and is tried again.
@@ -91,10 +98,13 @@ def purge(layout: HomeLayout, subject: str, include_landing: bool = False, verif
         finally:
             purge_guard.mark(layout)
         report.seconds = progress.seconds()
-        if layout.duckdb.exists():
+        report.lines_purged = sum(progress.copies.values())
+        # Recorded once anything was removed, in a warehouse made for it if need be (copies not loaded yet).
+        if layout.duckdb.exists() or report.lines_purged or any(report.per_sink.values()):
             try:
                 with _incomplete_if_busy(f"purge {report.request_id} is done but not recorded in purge_audit"), \
                         tables.connect(layout.duckdb) as con:
+                    _count_from_ledger(con, progress)
                     tables.record_purge(
                         con, report.request_id, report.subject_hash,
                         rows=sum(report.per_sink.get(s, 0) for s in ROW_SINKS),
@@ -116,17 +126,17 @@ def _purge(layout: HomeLayout, subject: str, report: PurgeReport, include_landin
     (they start from the earlier runs' when resumed), saved after each."""
     # The miner's owners (the bootstrap's mining, the live writer) save its state under this lock: held, none
     # of them can save a state read before the purge over the purged one.
+    purging = sinks.Purging(report.request_id, progress.copies)
     with file_lock(layout.miner_lock, wait_s, "the miner's state"):
         try:
             for sink in sinks.SINKS:
                 try:
-                    deleted = sink.delete(layout, subject)
+                    deleted = sink.delete(layout, subject, purging)
                 except sinks.SinkStopped as stopped:  # what it deleted before it stopped counts too
                     report.per_sink[sink.name] = report.per_sink.get(sink.name, 0) + stopped.done
                     raise
                 report.per_sink[sink.name] = report.per_sink.get(sink.name, 0) + deleted
                 progress.save(layout)
-            report.lines_purged = _unaccounted_lines(layout) - progress.unaccounted_before
             if layout.duckdb.exists():
                 # Deleted rows stay in DuckDB's free blocks until overwritten: rewrite the file so none of the
                 # subject's bytes remain on disk.
@@ -144,16 +154,20 @@ def _purge(layout: HomeLayout, subject: str, report: PurgeReport, include_landin
 
 @dataclass
 class _Progress:
-    """A purge request over all its runs: the report's counts so far and what `lines_purged` is measured from,
-    kept in `layout.purge_partial` (one file per subject hash, counts only, never the subject) from before a
-    run edits anything until its audit is recorded. The next purge of the subject resumes it, so a run that
-    stopped part-way or was killed loses none of the audit's counts.
+    """A purge request over all its runs: the report's counts so far, kept in `layout.purge_partial` (one file
+    per subject hash, counts only, never the subject) from before a run edits anything until its audit is
+    recorded. The next purge of the subject resumes it, so a run that stopped part-way or was killed keeps its
+    request id and counts.
 
-    A kill between a sink's edit and the save after it loses that sink's count in `per_sink` (the next run finds
-    nothing left to delete there); `lines_purged` stays whole (see `_unaccounted_lines`)."""
+    The warehouse's sinks record what they remove in `purged_lines`, in the transaction that removes it, so
+    their counts in the audit come from there (`_count_from_ledger`) and survive a kill at any point. Other
+    sinks' counts are saved after each sink: a kill in between loses that sink's count in `per_sink` (the next
+    run finds nothing left to delete there)."""
 
     report: PurgeReport
-    unaccounted_before: int  # `_unaccounted_lines` before the request's first run edited anything
+    # Lines removed from the Parquet copies of each landing file (staged records, quarantined lines): those of
+    # a landing file the warehouse has no rows of this request for (not loaded yet) count in `lines_purged`.
+    copies: Counter = field(default_factory=Counter)
     resumed: bool = False
     earlier_seconds: float = 0.0
     began: float = field(default_factory=time.perf_counter)
@@ -164,12 +178,11 @@ class _Progress:
         is done again from scratch either way); one whose request is already in purge_audit was left by a run
         killed after its audit, and is ignored."""
         saved = cls._read(layout, hashed)
-        recorded, unaccounted = _warehouse_state(layout, saved["request_id"] if saved else "")
-        if saved is None or recorded:
-            return cls(PurgeReport(request_id or uuid.uuid4().hex, hashed), unaccounted)
+        if saved is None or _recorded(layout, saved["request_id"]):
+            return cls(PurgeReport(request_id or uuid.uuid4().hex, hashed))
         report = PurgeReport(saved["request_id"], hashed, per_sink=saved["per_sink"],
                              landing_rewritten=saved["landing_rewritten"])
-        return cls(report, saved["unaccounted_before"], resumed=True, earlier_seconds=saved["seconds"])
+        return cls(report, Counter(saved["copies"]), resumed=True, earlier_seconds=saved["seconds"])
 
     @staticmethod
     def _path(layout: HomeLayout, hashed: str) -> Path:
@@ -182,7 +195,8 @@ class _Progress:
             return {"request_id": str(saved["request_id"]),
                     "per_sink": {str(k): int(v) for k, v in saved["per_sink"].items()},
                     "landing_rewritten": [str(k) for k in saved["landing_rewritten"]],
-                    "seconds": float(saved["seconds"]), "unaccounted_before": int(saved["unaccounted_before"])}
+                    "seconds": float(saved["seconds"]),
+                    "copies": {str(k): int(v) for k, v in saved.get("copies", {}).items()}}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
@@ -195,34 +209,26 @@ class _Progress:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json(path, {"request_id": report.request_id, "per_sink": report.per_sink,
                           "landing_rewritten": report.landing_rewritten, "seconds": self.seconds(),
-                          "unaccounted_before": self.unaccounted_before})
+                          "copies": dict(self.copies)})
 
     def forget(self, layout: HomeLayout) -> None:
         self._path(layout, self.report.subject_hash).unlink(missing_ok=True)
 
 
-def _warehouse_state(layout: HomeLayout, request_id: str) -> tuple[bool, int]:
-    """Whether purge_audit already holds `request_id` (none asked when empty), and `_unaccounted_lines`, in one
-    connection."""
+def _recorded(layout: HomeLayout, request_id: str) -> bool:
     if not layout.duckdb.exists():
-        return False, 0
+        return False
     with tables.connect(layout.duckdb, read_only=True) as con:
-        recorded = bool(request_id) and tables.purge_recorded(con, request_id)
-        return recorded, _unaccounted(tables.conservation(con))
+        return tables.purge_recorded(con, request_id)
 
 
-def _unaccounted_lines(layout: HomeLayout) -> int:
-    """Lines read that no tier, the quarantine nor a recorded purge holds. Ingestion adds lines read and stored
-    in one transaction and a tiering move keeps the totals, so a purge not recorded yet is what changes it, and
-    its growth over a request's runs is what they removed, whatever live batches came in between. Not so for a
-    bootstrap load of files staged before a purge edited their staged copies (it stores fewer lines than it
-    read) or a re-ingestion of a partition a recorded purge had edited: such a load during a request's runs is
-    counted to it."""
-    return _warehouse_state(layout, "")[1]
-
-
-def _unaccounted(totals: dict[str, int]) -> int:
-    return totals["lines_read"] - totals["lines_stored"] - totals["lines_quarantined"] - totals["lines_purged"]
+def _count_from_ledger(con: duckdb.DuckDBPyConnection, progress: _Progress) -> None:
+    """The audit's counts of the warehouse's sinks from `purged_lines`, which their removals wrote in their own
+    transactions (exact whatever run was killed where); lines of copies not loaded yet are added."""
+    report = progress.report
+    rows, lines, loaded = tables.purged_by(con, report.request_id)
+    report.per_sink.update(rows)
+    report.lines_purged = lines + sum(n for key, n in progress.copies.items() if key not in loaded)
 
 
 @contextmanager

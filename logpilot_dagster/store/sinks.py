@@ -13,8 +13,10 @@ import csv
 import io
 import json
 import re
+import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from logpilot_dagster.store import tables, tiers
+from logpilot_dagster.store import purged, tables, tiers
 from logpilot_dagster.store.layout import HomeLayout
 from logpilot_dagster.store.locks import Busy, file_lock
 
@@ -47,12 +49,26 @@ class SinkStopped(Busy):
         self.done = done
 
 
+@dataclass
+class Purging:
+    """What a purge run gives the sinks: its request, the key of the rows they add to `purged_lines`, and where
+    the sinks of Parquet copies a load reads report the lines they removed, per landing file (the purge counts
+    those of files no load has accounted for yet in its audit)."""
+
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    copies: Counter = field(default_factory=Counter)
+
+
 @dataclass(frozen=True)
 class Sink:
     name: str
     holds: str  # what content of a line it keeps, for people
     find: Callable[[HomeLayout, str], int]
-    delete: Callable[[HomeLayout, str], int]
+    remove: Callable[[HomeLayout, str, Purging], int]
+
+    def delete(self, layout: HomeLayout, subject: str, purging: Purging | None = None) -> int:
+        """Copies removed (idempotent); rows a load or the conservation check counts are recorded (`purged`)."""
+        return self.remove(layout, subject, purging or Purging())
 
 
 # --- DuckDB tables --------------------------------------------------------------------------------------
@@ -75,11 +91,16 @@ def _table_sink(table: str, where: str) -> tuple[Callable, Callable]:
         return _with_warehouse(layout, lambda con: int(con.execute(
             f"SELECT count(*) FROM {table} WHERE {where}", {"p": subject_pattern(subject)}).fetchone()[0]))
 
-    def delete(layout: HomeLayout, subject: str) -> int:
+    def delete(layout: HomeLayout, subject: str, purging: Purging) -> int:
         def work(con):
             with tables.transaction(con):
-                (n,), = con.execute(f"DELETE FROM {table} WHERE {where}", {"p": subject_pattern(subject)}).fetchall()
-            return int(n)
+                removed = con.execute(f"DELETE FROM {table} WHERE {where} RETURNING partition_key, n_lines",
+                                      {"p": subject_pattern(subject)}).fetchall()
+                if removed:
+                    tables.record_purged(con, purging.request_id, table, pa.table(
+                        {"partition_key": pa.array([key for key, _ in removed], pa.string()),
+                         "n_lines": pa.array([n for _, n in removed], pa.int64())}))
+            return len(removed)
         return _with_warehouse(layout, work)
 
     return find, delete
@@ -91,7 +112,7 @@ def _find_examples(layout: HomeLayout, subject: str) -> int:
         {"p": subject_pattern(subject)}).fetchone()[0]))
 
 
-def _clear_examples(layout: HomeLayout, subject: str) -> int:
+def _clear_examples(layout: HomeLayout, subject: str, _: Purging | None = None) -> int:
     """Template examples are cleared; the next `templates` refresh draws them again from remaining lines."""
     def work(con):
         with tables.transaction(con):
@@ -146,7 +167,11 @@ def _rows_matching(table: pa.Table, pattern: str) -> pa.ChunkedArray | None:
     return mask
 
 
-def _parquet_sink(files: Callable[[HomeLayout], Iterator[Path]]) -> tuple[Callable, Callable]:
+def _parquet_sink(files: Callable[[HomeLayout], Iterator[Path]],
+                  folder_of: Callable[[HomeLayout], Path] | None = None) -> tuple[Callable, Callable]:
+    """Parquet files rewritten without the subject's rows. Files of a landing file a load reads (`folder_of`
+    given: staged records, quarantined lines) carry what was removed in their metadata (`store.purged`), and
+    report it per landing file (`Purging.copies`)."""
     def find(layout: HomeLayout, subject: str) -> int:
         pattern, n = subject_pattern(subject), 0
         for path in files(layout):
@@ -154,15 +179,21 @@ def _parquet_sink(files: Callable[[HomeLayout], Iterator[Path]]) -> tuple[Callab
             n += int(pc.sum(mask).as_py() or 0) if mask is not None else 0
         return n
 
-    def delete(layout: HomeLayout, subject: str) -> int:
+    def delete(layout: HomeLayout, subject: str, purging: Purging) -> int:
         pattern, n = subject_pattern(subject), 0
         for path in files(layout):
             table = pq.read_table(path)
             mask = _rows_matching(table, pattern)
             hits = int(pc.sum(mask).as_py() or 0) if mask is not None else 0
             if hits:
+                kept = table.filter(pc.invert(mask))
+                if "n_lines" in table.column_names:
+                    lines = int(pc.sum(table.filter(mask).column("n_lines")).as_py() or 0)
+                    kept = purged.with_removed(kept, purging.request_id, hits, lines)
+                    if folder_of is not None:
+                        purging.copies[path.relative_to(folder_of(layout)).as_posix()[: -len(".parquet")]] += lines
                 tmp = path.with_name(path.name + ".tmp")
-                pq.write_table(table.filter(pc.invert(mask)), tmp, compression="zstd")
+                pq.write_table(kept, tmp, compression="zstd")
                 tmp.replace(path)
                 n += hits
         return n
@@ -187,11 +218,11 @@ def _tier_sink(tier: str) -> tuple[Callable, Callable]:
             total += int(pc.sum(mask).as_py() or 0) if mask is not None else 0
         return total
 
-    def delete(layout: HomeLayout, subject: str) -> int:
+    def delete(layout: HomeLayout, subject: str, purging: Purging) -> int:
         """Rows deleted; a file an earlier purge rewrote but whose catalog entry it could not update (stopped
         part-way, or killed) has its entry brought up to date, and the rows that run removed are counted here."""
         pattern, total = subject_pattern(subject), 0
-        for path, _source, _low, _high, cataloged, *_ in files(layout):
+        for path, _source, _low, _high, cataloged, cataloged_lines, _ in files(layout):
             table = tiers.read_table(path)
             mask = _rows_matching(table, pattern)
             hits = int(pc.sum(mask).as_py() or 0) if mask is not None else 0
@@ -199,12 +230,23 @@ def _tier_sink(tier: str) -> tuple[Callable, Callable]:
                 continue
             kept = table.filter(pc.invert(mask)) if hits else table
             lines = int(pc.sum(kept.column("n_lines")).as_py() or 0)
+            removed = table.filter(mask) if hits else None
+            earlier_rows = cataloged - table.num_rows  # removed by a run whose catalog update never came
+            earlier_lines = cataloged_lines - lines - (int(pc.sum(removed.column("n_lines")).as_py() or 0)
+                                                       if removed is not None else 0)
+
+            def record(con, removed=removed, earlier_rows=earlier_rows, earlier_lines=earlier_lines) -> None:
+                if removed is not None:
+                    tables.record_purged(con, purging.request_id, tier, removed)
+                if earlier_rows:
+                    tables.record_purged_unknown(con, purging.request_id, tier, earlier_rows, earlier_lines)
+
             try:
                 # The catalog's connection first: a held warehouse stops the sink before the file changes, not
                 # between the file and its entry. Live batches wait for the file's write meanwhile.
                 with tables.connect(layout.duckdb) as con:
                     size = tiers.write_table(kept, path) if hits else tiers.size(path)
-                    tables.update_tier_file(con, path, kept.num_rows, lines, size)
+                    tables.update_tier_file(con, path, kept.num_rows, lines, size, record)
             except Busy as busy:
                 raise SinkStopped(busy, total) from busy
             total += cataloged - kept.num_rows
@@ -220,7 +262,7 @@ def _text_file_sink(path_of: Callable[[HomeLayout], list[Path]]) -> tuple[Callab
         return sum(len(pattern.findall(p.read_text(encoding="utf-8", errors="replace")))
                    for p in path_of(layout) if p.is_file())
 
-    def delete(layout: HomeLayout, subject: str) -> int:
+    def delete(layout: HomeLayout, subject: str, _: Purging | None = None) -> int:
         pattern, n = re.compile(subject_pattern(subject)), 0
         for path in path_of(layout):
             if not path.is_file():
@@ -281,7 +323,7 @@ def _find_embeddings(layout: HomeLayout, subject: str) -> int:
     return len(_matching_texts(_embedding_files(layout), re.compile(subject_pattern(subject))))
 
 
-def _delete_embeddings(layout: HomeLayout, subject: str) -> int:
+def _delete_embeddings(layout: HomeLayout, subject: str, _: Purging | None = None) -> int:
     """The vector cache keyed by text (its base and segments): entries whose text holds the subject are dropped
     (recomputed if needed); a file that cannot be read, or a write a crash left behind, is removed whole (it
     may hold the subject, and it is only a cache). Returns how many distinct texts were dropped."""
@@ -321,7 +363,7 @@ def _find_vectors(layout: HomeLayout, subject: str) -> int:
     return index.find_subject(layout, subject_pattern(subject))
 
 
-def _delete_vectors(layout: HomeLayout, subject: str) -> int:
+def _delete_vectors(layout: HomeLayout, subject: str, _: Purging | None = None) -> int:
     from logpilot_dagster.vectors import index
 
     return index.delete_subject(layout, subject_pattern(subject))
@@ -334,10 +376,11 @@ SINKS: tuple[Sink, ...] = (
     Sink("quarantine", "detail and masked raw bytes of lines that could not be ingested",
          *_table_sink("quarantine", _QUARANTINE_MATCH)),
     Sink("templates.example", "one example line per template", _find_examples, _clear_examples),
-    Sink("staging", "staged records (Parquet per landing file)", *_parquet_sink(_parquet_files(lambda x: x.staging))),
+    Sink("staging", "staged records (Parquet per landing file)",
+         *_parquet_sink(_parquet_files(lambda x: x.staging), lambda x: x.staging)),
     Sink("parsed", "parsed records (Parquet per landing file)", *_parquet_sink(_parquet_files(lambda x: x.parsed))),
     Sink("quarantine_files", "quarantined lines (Parquet per landing file)",
-         *_parquet_sink(_parquet_files(lambda x: x.quarantine))),
+         *_parquet_sink(_parquet_files(lambda x: x.quarantine), lambda x: x.quarantine)),
     Sink("template_catalog", "the miner's templates and examples as Parquet",
          *_parquet_sink(lambda x: iter([x.template_catalog] if x.template_catalog.exists() else []))),
     Sink("miner_state", "the Drain3 miners' stored examples", *_text_file_sink(_registry_json)),
@@ -355,7 +398,7 @@ SINKS: tuple[Sink, ...] = (
     Sink("live_samples", "messages of unknown live sources kept to infer their format",
          *_text_file_sink(lambda x: sorted(x.live_samples.glob("*.json")) if x.live_samples.is_dir() else [])),
     Sink("live_stream", "records of the folder stream (live/*.jsonl), as producers wrote them",
-         lambda x, s: _live_sink().find(x, subject_pattern(s)), lambda x, s: _live_sink().delete(x, subject_pattern(s))),
+         lambda x, s: _live_sink().find(x, subject_pattern(s)), lambda x, s, _: _live_sink().delete(x, subject_pattern(s))),
 )
 
 

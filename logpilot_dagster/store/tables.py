@@ -96,9 +96,17 @@ PURGE_AUDIT_COLUMNS = (
     ("rows_deleted", "BIGINT", "rows removed"),
     ("vectors_deleted", "BIGINT", "vectors removed"),
     ("files_rewritten", "BIGINT", "files rewritten"),
-    ("lines_purged", "BIGINT", "physical lines removed from the tiers and the quarantine (conservation)"),
+    ("lines_purged", "BIGINT", "physical lines removed from the tiers, the quarantine and copies not loaded yet"),
     ("per_sink", "JSON", "copies removed per sink"),
     ("duration_s", "DOUBLE", "how long the purge took"),
+)
+PURGED_LINES_COLUMNS = (
+    ("request_id", "VARCHAR NOT NULL", "the purge request"),
+    ("partition_key", "VARCHAR", "the landing file (or stream partition) of the rows; NULL: not known"),
+    ("sink", "VARCHAR NOT NULL", "logs | quarantine | warm | cold (audit: recorded before this table)"),
+    ("rows", "BIGINT NOT NULL", "rows removed"),
+    ("lines", "BIGINT NOT NULL", "physical lines of those rows (conservation)"),
+    ("purged_at", "TIMESTAMPTZ NOT NULL", "when"),
 )
 TIER_FILES_COLUMNS = (
     ("path", "VARCHAR PRIMARY KEY", "a Parquet file of the warm or cold tier (a local path or a URL)"),
@@ -123,6 +131,7 @@ TABLES: dict[str, tuple[tuple[str, str, str], ...]] = {
     "logs": LOGS_COLUMNS, "quarantine": QUARANTINE_COLUMNS, "landing_files": LANDING_FILES_COLUMNS,
     "templates": TEMPLATES_COLUMNS, "system_catalog": SYSTEM_CATALOG_COLUMNS,
     "ingest_watermarks": INGEST_WATERMARKS_COLUMNS, "purge_audit": PURGE_AUDIT_COLUMNS,
+    "purged_lines": PURGED_LINES_COLUMNS,
     "tier_files": TIER_FILES_COLUMNS, "tier_moves": TIER_MOVES_COLUMNS,
 }
 # logs_all = hot + warm, logs_archive = + cold. The tier parts read the files `tier_files` lists, so the views
@@ -145,6 +154,9 @@ MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE purge_audit ADD COLUMN IF NOT EXISTS lines_purged BIGINT;"
     "ALTER TABLE purge_audit ADD COLUMN IF NOT EXISTS per_sink JSON;"
     "ALTER TABLE purge_audit ADD COLUMN IF NOT EXISTS duration_s DOUBLE;",
+    # Purges recorded before `purged_lines` kept their lines in purge_audit only.
+    "INSERT INTO purged_lines SELECT request_id, NULL, 'audit', coalesce(rows_deleted, 0), lines_purged, "
+    "requested_at FROM purge_audit WHERE coalesce(lines_purged, 0) > 0;",
 )
 
 # DuckDB's memory during the bulk load: without a cap it buffers the whole transaction's row groups and the
@@ -207,8 +219,9 @@ class LoadResult:
 
 def load_partitions(con: duckdb.DuckDBPyConnection, keys: Sequence[str], parsed_files: Sequence[Path],
                     quarantine_files: Sequence[Path], file_stats: pa.Table,
-                    memory_limit: str = DEFAULT_LOAD_MEMORY) -> LoadResult:
-    """Replace the rows of these landing-file partitions with what their Parquet files hold."""
+                    memory_limit: str = DEFAULT_LOAD_MEMORY, purged: Sequence[tuple] = ()) -> LoadResult:
+    """Replace the rows of these landing-file partitions with what their Parquet files hold, and their `logs` and
+    `quarantine` rows of `purged_lines` with `purged`, what purges removed from those files (`store.purged`)."""
     ensure_schema(con)
     keys = list(keys)
     con.execute("SET preserve_insertion_order = false")  # lets DuckDB insert with every thread
@@ -226,6 +239,10 @@ def load_partitions(con: duckdb.DuckDBPyConnection, keys: Sequence[str], parsed_
             con.execute("INSERT INTO landing_files SELECT * EXCLUDE (min_ts, max_ts), min_ts::TIMESTAMPTZ, "
                         "max_ts::TIMESTAMPTZ, now() FROM file_stats").fetchall()
             con.unregister("file_stats")
+            con.execute("DELETE FROM purged_lines WHERE sink IN ('logs', 'quarantine') "
+                        "AND partition_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
+            if purged:
+                con.executemany("INSERT INTO purged_lines VALUES (?, ?, ?, ?, ?, now())", [list(r) for r in purged])
     finally:
         con.execute("RESET memory_limit")
     return LoadResult(len(keys), rows, quarantined)
@@ -339,12 +356,13 @@ def truth_joined_to_logs(con: duckdb.DuckDBPyConnection, truth_csv: Path):
 
 def conservation(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Lines read (less CSV headers) against lines stored in every tier, quarantined and purged. The warm and
-    cold tiers count from their file catalog, so a cold tier on object storage counts too."""
+    cold tiers count from their file catalog, so a cold tier on object storage counts too; purges count from
+    `purged_lines` (see `store.purged`)."""
     read, = con.execute("SELECT coalesce(sum(lines_read - header_lines), 0) FROM landing_files").fetchone()
     hot, = con.execute("SELECT coalesce(sum(n_lines), 0) FROM logs").fetchone()
     tiers, = con.execute("SELECT coalesce(sum(lines), 0) FROM tier_files").fetchone()
     quarantined, = con.execute("SELECT coalesce(sum(n_lines), 0) FROM quarantine").fetchone()
-    purged, = con.execute("SELECT coalesce(sum(lines_purged), 0) FROM purge_audit").fetchone()
+    purged, = con.execute("SELECT coalesce(sum(lines), 0) FROM purged_lines").fetchone()
     return {"lines_read": int(read), "lines_stored": int(hot) + int(tiers), "lines_quarantined": int(quarantined),
             "lines_purged": int(purged)}
 
@@ -739,9 +757,13 @@ def tier_files(con: duckdb.DuckDBPyConnection, tier: str, before: datetime | Non
     return con.execute(query + " ORDER BY source, min_ts", args).fetchall()
 
 
-def update_tier_file(con: duckdb.DuckDBPyConnection, path: str, rows: int, lines: int, size: int) -> None:
+def update_tier_file(con: duckdb.DuckDBPyConnection, path: str, rows: int, lines: int, size: int,
+                     purged: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> None:
+    """The catalog entry of a rewritten tier file, with `purged` (recording what was removed) in its transaction."""
     with transaction(con):
         con.execute("UPDATE tier_files SET rows = ?, lines = ?, bytes = ? WHERE path = ?", [rows, lines, size, path])
+        if purged is not None:
+            purged(con)
 
 
 def tier_stats(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
@@ -795,6 +817,34 @@ def record_purge(con: duckdb.DuckDBPyConnection, request_id: str, subject_hash: 
                     "vectors_deleted, files_rewritten, lines_purged, per_sink, duration_s) "
                     "VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?)",
                     [request_id, subject_hash, rows, vectors, files, lines, json.dumps(per_sink), seconds])
+
+
+def record_purged(con: duckdb.DuckDBPyConnection, request_id: str, sink: str, removed: pa.Table) -> None:
+    """Ledger rows for `removed` (rows a purge takes out of `sink`, with their partition_key and n_lines), one
+    per landing file; called inside the transaction (or before the catalog update) that removes them."""
+    con.register("purged_rows", removed.select(["partition_key", "n_lines"]))
+    try:
+        con.execute("INSERT INTO purged_lines SELECT ?, partition_key, ?, count(*), coalesce(sum(n_lines), 0), now() "
+                    "FROM purged_rows GROUP BY partition_key", [request_id, sink])
+    finally:
+        con.unregister("purged_rows")
+
+
+def record_purged_unknown(con: duckdb.DuckDBPyConnection, request_id: str, sink: str, rows: int,
+                          lines: int) -> None:
+    """Rows removed whose landing files are no longer known (a tier file rewritten by a run killed before its
+    catalog entry followed)."""
+    con.execute("INSERT INTO purged_lines VALUES (?, NULL, ?, ?, ?, now())", [request_id, sink, rows, lines])
+
+
+def purged_by(con: duckdb.DuckDBPyConnection, request_id: str) -> tuple[dict[str, int], int, set[str]]:
+    """What the ledger holds of a request: rows per sink, lines, and the landing files it removed rows of."""
+    found = con.execute("SELECT sink, partition_key, rows, lines FROM purged_lines WHERE request_id = ?",
+                        [request_id]).fetchall()
+    per_sink: dict[str, int] = {}
+    for sink, _, rows, _ in found:
+        per_sink[sink] = per_sink.get(sink, 0) + int(rows)
+    return per_sink, sum(int(lines) for *_, lines in found), {key for _, key, _, _ in found if key is not None}
 
 
 def purge_recorded(con: duckdb.DuckDBPyConnection, request_id: str) -> bool:

@@ -132,7 +132,7 @@ def test_a_purge_and_a_question_in_the_same_api_process_take_turns(indexed_home,
     home = HomeLayout(shutil.copytree(indexed_home.home, tmp_path / "home", symlinks=True))
     writing, release = threading.Event(), threading.Event()
 
-    def slow_sink(layout, subject):  # a purge's sink, writing to the warehouse for a while
+    def slow_sink(layout, subject, _purging):  # a purge's sink, writing to the warehouse for a while
         with tables.connect(layout.duckdb) as con:
             con.execute("SELECT count(*) FROM logs").fetchone()
             writing.set()
