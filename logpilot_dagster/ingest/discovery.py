@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from logpilot_dagster.ingest.formats import BUILTIN_PATTERNS, CsvFormat, HeaderError, TimestampParser
 from logpilot_dagster.ingest.reader import RawLine, read_lines
 from logpilot_dagster.ingest.sources import RegistryError, SourcesRegistry, default_sources_text
+from logpilot_dagster.ingest.staging import StageLimits, file_date
 
 AUTO_ACCEPT_ENV = "LOGPILOT_AUTO_ACCEPT_SOURCES"
 MIN_PARSED = 0.99
@@ -37,15 +38,33 @@ MIN_MONOTONE = 0.9
 SAMPLE_LINES = 2_000  # per file
 LEVEL_WORDS = frozenset({"TRACE", "DEBUG", "INFO", "INFORMATION", "NOTICE", "WARN", "WARNING", "ERROR", "ERR",
                          "CRIT", "CRITICAL", "FATAL", "ALERT", "EMERG", "SEVERE", "FINE"})
-# Timestamp shapes a line can start with, most specific first, with the `ts_format` that reads each.
-TS_SHAPES: tuple[tuple[str, str], ...] = (
-    (r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?", "iso"),
-    (r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}", "%a %b %d %H:%M:%S %Y"),
-    (r"\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}", "%d/%b/%Y:%H:%M:%S %z"),
-    (r"[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}", "syslog"),
-    (r"\d{10}(?:\.\d+)?", "epoch"),
+# Timestamp shapes a line can start with, most specific first (a shape with a fraction before the same one
+# without), with the `ts_format`s that may read each: several when the order of day, month and year is not
+# shown by the digits, tried in turn. Formats without a year take it from the file's date (see `formats`).
+_TIME = r"\d{2}:\d{2}:\d{2}"
+TS_SHAPES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?", ("iso",)),
+    (r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}", ("%a %b %d %H:%M:%S %Y",)),
+    (r"\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}", ("%d/%b/%Y:%H:%M:%S %z",)),
+    (r"\d{4}-\d{2}-\d{2}-\d{2}\.\d{2}\.\d{2}\.\d{1,6}", ("%Y-%m-%d-%H.%M.%S.%f",)),
+    (rf"\d{{4}}/\d{{2}}/\d{{2}} {_TIME}\.\d{{1,6}}", ("%Y/%m/%d %H:%M:%S.%f",)),
+    (rf"\d{{4}}/\d{{2}}/\d{{2}} {_TIME}", ("%Y/%m/%d %H:%M:%S",)),
+    (rf"\d{{2}}/\d{{2}}/\d{{4}} {_TIME}", ("%m/%d/%Y %H:%M:%S", "%d/%m/%Y %H:%M:%S")),
+    (rf"\d{{2}}/\d{{2}}/\d{{2}} {_TIME}", ("%y/%m/%d %H:%M:%S", "%m/%d/%y %H:%M:%S", "%d/%m/%y %H:%M:%S")),
+    (rf"\d{{2}}-[A-Z][a-z]{{2}}-\d{{4}} {_TIME}\.\d{{1,6}}", ("%d-%b-%Y %H:%M:%S.%f",)),
+    (rf"\d{{2}}-[A-Z][a-z]{{2}}-\d{{4}} {_TIME}", ("%d-%b-%Y %H:%M:%S",)),
+    (r"[A-Z][a-z]{2} \d{2}, \d{4} \d{1,2}:\d{2}:\d{2} [AP]M", ("%b %d, %Y %I:%M:%S %p",)),
+    (rf"\d{{2}}-\d{{2}} {_TIME}\.\d{{1,6}}", ("%m-%d %H:%M:%S.%f",)),
+    (rf"\d{{2}}\.\d{{2}} {_TIME}", ("%m.%d %H:%M:%S",)),
+    (r"[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}", ("syslog",)),
+    (r"\d{6} \d{6}", ("%y%m%d %H%M%S",)),
+    (r"\d{10}(?:\.\d+)?", ("epoch",)),
 )
 _STARTS_WITH_TIME = re.compile("|".join(f"(?:\\[|<\\d{{1,3}}>)?{shape}" for shape, _ in TS_SHAPES))
+# Header fields before the timestamp (a host, a file name, a record number) that a header may start with: at
+# most this many, and only where the timestamp is after them in clearly more lines than at the start.
+MAX_LEADING_FIELDS = 3
+LEVEL_LETTERS = frozenset("VDIWEF")  # one-letter levels (logcat, glog), only as a whole column
 _CONTINUATION = re.compile(r"^(?:\s|at |Caused by|\.\.\. \d+ more|Traceback|File \")")
 _TS_KEYS = ("ts", "timestamp", "time", "@timestamp", "datetime", "date", "eventTime")
 _MESSAGE_KEYS = ("msg", "message", "log", "text", "log_message", "event")
@@ -114,24 +133,45 @@ def sample_lines(paths: Iterable[Path], per_file: int = SAMPLE_LINES) -> list[st
     return out
 
 
-def infer(name: str, path: str, lines: list[str], llm_client=None) -> SourceProposal | str:
+def _sample(landing: Path, keys: list[str]) -> tuple[list[str], list[datetime]]:
+    """Sample lines of these landing files, with the date each line's year-less timestamp is read against."""
+    lines: list[str] = []
+    dates: list[datetime] = []
+    for key in keys:
+        found = sample_lines([landing / key])
+        lines += found
+        dates += [file_date(key, landing / key)] * len(found)
+    return lines, dates
+
+
+def infer(name: str, path: str, lines: list[str], llm_client=None,
+          dates: list[datetime] | None = None) -> SourceProposal | str:
     """The best validated proposal for these lines, or the reason there is none. The LLM (when a client with
-    an endpoint is given) is asked only when no rule-based candidate validates, and is validated the same way."""
+    an endpoint is given) is asked only when no rule-based candidate validates, and is validated the same way.
+    `dates`: each line's file date, which staging reads year-less timestamps against (now by default)."""
     if not lines:
         return "no lines to infer a format from"
     reasons = []
-    for candidate in _candidates(name, path, lines):
-        verdict = validate(candidate, lines)
+    candidates = list(_candidates(name, path, lines))
+    for i, candidate in enumerate(candidates):
+        verdict = validate(candidate, lines, dates)
         if isinstance(verdict, str):
             reasons.append(f"{candidate.format}: {verdict}")
             continue
+        # Another reading of the same header (day and month swapped) that validates too: say so, and leave the
+        # choice to a person (not accepted automatically).
+        others = [c.options["ts_format"] for c in candidates[i + 1:]
+                  if c.options.get("pattern") is not None and c.options.get("pattern") == candidate.options.get("pattern")
+                  and not isinstance(validate(c, lines, dates), str)]
+        if others:
+            verdict.evidence["ambiguous_ts_format"] = others
         return verdict
     if llm_client is not None and llm_client.disabled_reason is None:
         candidate = _from_llm(llm_client, name, path, lines)
         if isinstance(candidate, str):
             reasons.append(f"llm: {candidate}")
         else:
-            verdict = validate(candidate, lines)
+            verdict = validate(candidate, lines, dates)
             if not isinstance(verdict, str):
                 verdict.evidence["inferred_by"] = "llm"
                 return verdict
@@ -177,8 +217,9 @@ def _candidates(name: str, path: str, lines: list[str]) -> Iterable[SourcePropos
             yield SourceProposal(name, path, builtin, {})
     regex = _header_regex(lines)
     if regex:
-        pattern, ts_format = regex
-        yield SourceProposal(name, path, "regex", {"pattern": pattern, "ts_format": ts_format})
+        pattern, ts_formats = regex
+        for ts_format in ts_formats:
+            yield SourceProposal(name, path, "regex", {"pattern": pattern, "ts_format": ts_format})
 
 
 def starts_with_time(line: str) -> bool:
@@ -267,36 +308,59 @@ def _csv_columns(lines: list[str]) -> dict[str, str] | None:
     return found
 
 
-def _header_regex(lines: list[str]) -> tuple[str, str] | None:
-    """A header regex: the timestamp shape most lines start with, then the fields that follow it."""
+def _header_regex(lines: list[str]) -> tuple[str, tuple[str, ...]] | None:
+    """A header regex: the timestamp shape most lines start with (or have after a few leading fields), then
+    the fields that follow it."""
     heads = [line for line in lines if not _CONTINUATION.match(line)] or lines
     best = None
-    for shape, ts_format in TS_SHAPES:
-        for prefix, suffix in (("", ""), (r"\[", r"\]"), (r"<\d{1,3}>", "")):
+    prefixes = [("", ""), (r"\[", r"\]"), (r"<\d{1,3}>", "")]
+    prefixes += [(f"(?:\\S+ +){{{k}}}", "") for k in range(1, MAX_LEADING_FIELDS + 1)]
+    for shape, ts_formats in TS_SHAPES:
+        for prefix, suffix in prefixes:
             compiled = re.compile(f"^{prefix}({shape}){suffix}")
             hits = sum(1 for line in heads if compiled.match(line))
-            if hits and (best is None or hits > best[0]):
-                best = (hits, prefix, shape, suffix, ts_format)
+            # Leading fields must win clearly: a timestamp inside the message is no header.
+            margin = 0.05 * len(heads) if prefix.startswith("(?:") else 0
+            if hits and (best is None or hits > best[0] + margin):
+                best = (hits, prefix, shape, suffix, ts_formats)
     if best is None or best[0] < 0.5 * len(heads):
         return None
-    _, prefix, shape, suffix, ts_format = best
+    _, prefix, shape, suffix, ts_formats = best
     pieces = [f"^{prefix}(?P<ts>{shape}){suffix}"]
+    separator = _separator_after(re.compile(pieces[0]), heads)
+    if separator:
+        pieces.append(re.escape(separator))
     have = {"level": False, "component": False}
     for _ in range(6):
         head = re.compile("".join(pieces))
         rests = [m.string[m.end():] for m in map(head.match, heads) if m]
-        tokens = [r.lstrip(" ").split(" ", 1)[0] for r in rests if r.startswith(" ")]
+        spaced = [r for r in rests if r.startswith(" ")]
+        tokens = [r.lstrip(" ").split(" ", 1)[0] for r in spaced]
         if len(tokens) < MIN_PARSED * len(rests) or not tokens:
             break
-        step = _next_field(tokens, have)
+        step = _next_field(tokens, have, spaced)
         if step is None:
             break
         pieces.append(step)
     pieces.append(r" +(?P<message>.*)$" if not pieces[-1].endswith(" -") else r" (?P<message>.*)$")
-    return "".join(pieces), ts_format
+    return "".join(pieces), ts_formats
 
 
-def _next_field(tokens: list[str], have: dict[str, bool]) -> str | None:
+def _separator_after(head: re.Pattern[str], lines: list[str]) -> str | None:
+    """A `,`, `;` or `|` right after the timestamp in (nearly) every line (`2016-09-28 04:30:30, Info ...`)."""
+    rests = [m.string[m.end():] for m in map(head.match, lines) if m]
+    first, n = Counter(r[:1] for r in rests).most_common(1)[0] if rests else ("", 0)
+    return first if first in (",", ";", "|") and n >= MIN_PARSED * len(rests) else None
+
+
+# A bracketed field, with brackets one level deep inside it (`[QuorumPeer[myid=1]/0.0.0.0:2181]`).
+_BRACKETED = r"\[(?:[^\[\]]|\[[^\[\]]*\])*\]"
+_LEADING_LEVEL_SCAN = 8  # tokens searched for a level word at the same place in every line
+
+
+def _next_field(tokens: list[str], have: dict[str, bool], rests: list[str]) -> str | None:
+    """The regex of the next header field, from the first token of what follows the header so far in each
+    line (`rests`: those texts, each starting with a space), or None where the message starts."""
     n = len(tokens)
 
     def most(test) -> bool:
@@ -307,6 +371,9 @@ def _next_field(tokens: list[str], have: dict[str, bool]) -> str | None:
         if most(lambda t: t.startswith("[") and t.endswith("]")):
             return r" +\[(?P<level>[A-Za-z]+)\]"
         return r" +(?P<level>[A-Za-z]+):?"
+    if not have["level"] and all(t in LEVEL_LETTERS for t in tokens):
+        have["level"] = True
+        return r" +(?P<level>[A-Z])"
     if most(str.isdigit):
         return r" +\d+"
     # A bracketed name after the level is the logger (`INFO [db.pool] ...`); before it, often the thread.
@@ -315,29 +382,53 @@ def _next_field(tokens: list[str], have: dict[str, bool]) -> str | None:
         have["component"] = True
         return r" +\[(?P<component>[^\]\s]+)\]"
     if most(lambda t: t.startswith("[")):
-        return r" +\[[^\]]*\]"
+        return " +" + _BRACKETED
     if not have["component"] and most(lambda t: t.endswith(":") and len(t) > 1):
         have["component"] = True
-        return r" +(?P<component>[^\s:]+):"
+        return r" +(?P<component>[^\s:\[]+)(?:\[\d+\])?:"
     if most(lambda t: t == "-"):
         return r" +-"
     if not have["component"] and most(lambda t: re.fullmatch(r"[\w$]+(?:\.[\w$]+)+", t) is not None):
         have["component"] = True
         return r" +(?P<component>\S+)"
+    if not have["level"]:
+        return _fields_before_a_level(rests)
     return None
+
+
+def _fields_before_a_level(rests: list[str]) -> str | None:
+    """Header fields of any kind (hosts, node ids, other times) before a level word found at the same token in
+    nearly every line: skipped, and the level read."""
+    at = Counter()
+    for rest in rests:
+        for j, token in enumerate(rest.split()[:_LEADING_LEVEL_SCAN]):
+            if token.strip("[]:").upper() in LEVEL_WORDS:
+                at[j] += 1
+                break
+    if not at:
+        return None
+    j, hits = at.most_common(1)[0]
+    if j == 0 or hits < 0.95 * len(rests):
+        return None
+    return rf"(?: +\S+){{{j}}} +(?P<level>[A-Za-z]+):?"
 
 
 # --- validating ---------------------------------------------------------------------------------------
 
 
-def validate(proposal: SourceProposal, lines: list[str]) -> SourceProposal | str:
-    """The proposal with its evidence if its registry entry parses the lines well enough, else why not."""
+def validate(proposal: SourceProposal, lines: list[str], dates: list[datetime] | None = None
+             ) -> SourceProposal | str:
+    """The proposal with its evidence if its registry entry parses the lines well enough, else why not. Year-less
+    timestamps are read against each line's file date (`dates`), as staging reads them, else now."""
     try:
         spec = proposal.registry().sources[0]
     except RegistryError as exc:
         return f"not a valid registry entry: {exc}"
     fmt = spec.log_format
     reference = datetime.now().astimezone()
+    # Staging quarantines lines after this (`future_timestamp`): a proposal whose lines would land there (a
+    # year guessed wrong, day and month swapped) is not a format that parses them.
+    latest = reference + StageLimits().max_future_skew
     parsed, failed, continued, traces, empty, stamps = 0, 0, 0, 0, 0, []
     body = lines
     if isinstance(fmt, CsvFormat):
@@ -351,15 +442,19 @@ def validate(proposal: SourceProposal, lines: list[str]) -> SourceProposal | str
         headers = sum(1 for r in rows[1:] if r == rows[0])  # the next file's header row
         body = [dict(zip(rows[0], r, strict=False)) for r in rows[1:] if len(r) == len(rows[0]) and r != rows[0]]
         failed += len(rows) - 1 - headers - len(body)
-    for item in body:
+    per_line = dates if dates is not None and len(dates) == len(body) else [reference] * len(body)
+    for item, date in zip(body, per_line, strict=True):
         try:
-            header = fmt.parse_row(item, reference) if isinstance(fmt, CsvFormat) else fmt.parse(item, reference)
+            header = fmt.parse_row(item, date) if isinstance(fmt, CsvFormat) else fmt.parse(item, date)
         except HeaderError:
             if isinstance(item, str) and not _STARTS_WITH_TIME.match(item):
                 continued += 1  # a continuation, if the format turns out to be multi-line
                 traces += bool(_CONTINUATION.match(item))
             else:
                 failed += 1
+            continue
+        if header.ts > latest:
+            failed += 1
             continue
         parsed += 1
         stamps.append(header.ts)
@@ -414,7 +509,8 @@ def propose(landing: Path, keys: list[str], registry: SourcesRegistry,
     taken = {s.name for s in registry.sources}
     for name, files in sorted(unmatched_groups(landing, keys, registry).items()):
         label = name if name not in taken else f"{name}_discovered"
-        found = infer(label, path_glob(files), sample_lines(landing / f for f in files), llm_client)
+        lines, dates = _sample(landing, files)
+        found = infer(label, path_glob(files), lines, llm_client, dates)
         if isinstance(found, str):
             rejected.append(Rejected(label, files, found))
         else:
@@ -480,3 +576,9 @@ def accept(proposals_file: Path, sources_file: Path, name: str) -> SourceProposa
 
 def auto_accept() -> bool:
     return os.environ.get(AUTO_ACCEPT_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def auto_accepts(proposal: SourceProposal) -> bool:
+    """Whether `LOGPILOT_AUTO_ACCEPT_SOURCES` takes this (validated) proposal: not when another reading of its
+    timestamps validates too (day and month swapped), which a person decides."""
+    return auto_accept() and not proposal.evidence.get("ambiguous_ts_format")

@@ -11,7 +11,7 @@ import csv
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -60,6 +60,8 @@ class TimestampParser:
     def __init__(self, fmt: str = "iso", timezone: str = "UTC") -> None:
         self.fmt = fmt
         self.zone: tzinfo = UTC if timezone.upper() == "UTC" else ZoneInfo(timezone)
+        self._yearless = fmt not in ("iso", "syslog", "epoch") and not any(
+            code in fmt for code in ("%Y", "%y", "%G", "%c", "%x"))
 
     def parse(self, text: str, reference: datetime | None = None) -> datetime:
         if len(text) > MAX_TIMESTAMP_CHARS:
@@ -71,6 +73,8 @@ class TimestampParser:
                 value = self._syslog(text, reference)
             elif self.fmt == "epoch":
                 value = datetime.fromtimestamp(float(text), UTC)
+            elif self._yearless:  # a leap year, so 29 February reads; the year comes from the reference
+                value = _with_year(datetime.strptime(f"2000 {text}", f"%Y {self.fmt}"), reference)
             else:
                 value = datetime.strptime(text, self.fmt)
             if value.tzinfo is None:
@@ -85,21 +89,35 @@ class TimestampParser:
 
     @staticmethod
     def _syslog(text: str, reference: datetime | None) -> datetime:
-        """RFC 3164 has no year: take the year that puts the timestamp nearest the file's date (a file
-        named after the day it was started or rotated holds lines from either side of New Year)."""
+        """RFC 3164 has no year (see `_with_year`)."""
         month = _MONTHS[text[:3]]
         day = int(text[4:6])
         hh, mm, ss = int(text[7:9]), int(text[10:12]), int(text[13:15])
-        ref = (reference or datetime.now(UTC)).replace(tzinfo=None)
-        candidates = []
-        for year in (ref.year - 1, ref.year, ref.year + 1):
-            try:
-                candidates.append(datetime(year, month, day, hh, mm, ss))
-            except ValueError:  # 29 February outside a leap year
-                continue
-        if not candidates:
-            raise ValueError(f"no year has {text[:6]}")
-        return min(candidates, key=lambda c: abs(c - ref))
+        return _with_year(datetime(2000, month, day, hh, mm, ss), reference)
+
+
+# A line of a file is at most this much after the file's date (its name, else its modification time): a file
+# named after the day it was started holds lines from after New Year, a file older than a year none ahead.
+_YEAR_LOOKAHEAD = timedelta(days=31)
+
+
+def _with_year(stamp: datetime, reference: datetime | None) -> datetime:
+    """A timestamp read without a year, in the latest year that puts it no more than `_YEAR_LOOKAHEAD` after the
+    reference (now by default). The nearest year would put a line of March read in December in the next
+    March: in the future."""
+    ref = (reference or datetime.now(UTC)).replace(tzinfo=None)
+    candidates = []
+    for year in (ref.year + 1, ref.year, ref.year - 1):
+        try:
+            candidate = stamp.replace(year=year)
+        except ValueError:  # 29 February outside a leap year
+            continue
+        if candidate <= ref + _YEAR_LOOKAHEAD:
+            return candidate
+        candidates.append(candidate)
+    if not candidates:
+        raise ValueError(f"no year has {stamp:%b %d}")
+    return min(candidates)
 
 
 # --- formats ------------------------------------------------------------------------------------------
@@ -267,7 +285,7 @@ BUILTIN_PATTERNS: dict[str, tuple[str, str]] = {
         r"(?P<component>\S+) (?P<message>.*)$", "iso"),
     "syslog": (
         r"^(?:<(?P<pri>\d{1,3})>)?(?P<ts>[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}) (?P<host>\S+) "
-        r"(?P<component>[\w\-./]+)(?:\[(?P<pid>\d+)\])?: (?P<message>.*)$", "syslog"),
+        r"(?P<component>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: (?P<message>.*)$", "syslog"),
     "apache_error": (
         r"^\[(?P<ts>\w{3} \w{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4})\] \[(?P<level>\w+)\] (?P<message>.*)$",
         "%a %b %d %H:%M:%S %Y"),
@@ -277,7 +295,9 @@ BUILTIN_PATTERNS: dict[str, tuple[str, str]] = {
 }
 
 _LEVELS = {"WARNING": "WARN", "ERR": "ERROR", "CRIT": "CRITICAL", "FATAL": "CRITICAL", "NOTICE": "INFO",
-           "EMERG": "CRITICAL", "ALERT": "CRITICAL", "INFORMATION": "INFO", "TRACE": "DEBUG"}
+           "EMERG": "CRITICAL", "ALERT": "CRITICAL", "INFORMATION": "INFO", "TRACE": "DEBUG",
+           # one letter, as Android's logcat, glog and klog write them
+           "V": "DEBUG", "D": "DEBUG", "I": "INFO", "W": "WARN", "E": "ERROR", "F": "CRITICAL"}
 
 
 def _normal_level(level: str | None) -> str | None:

@@ -144,7 +144,7 @@ def stage_file(layout: HomeLayout, partition_key: str, registry: SourcesRegistry
                            _Bad(item.line_no, 1, "no_source", "no source in the registry matches this path",
                                 item.data, len(item.data)))
         else:
-            reference = _date_in_path(partition_key) or datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            reference = file_date(partition_key, path)
             latest = (limits.now or datetime.now(UTC)) + limits.max_future_skew
             for item in _records(path, spec, reference, stats):
                 if isinstance(item, _Record):
@@ -320,6 +320,11 @@ def _csv_records(path: Path, fmt: CsvFormat, reference: datetime, stats: StageSt
 
 
 _PATH_DATE = re.compile(r"((?:19|20)\d{2})-?(\d{2})(?:-?(\d{2}))?")
+
+
+def file_date(partition_key: str, path: Path) -> datetime:
+    """What year-less timestamps of a landing file are read against: the date in its name, else its mtime."""
+    return _date_in_path(partition_key) or datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
 
 def _date_in_path(partition_key: str) -> datetime | None:

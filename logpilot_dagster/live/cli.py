@@ -222,8 +222,9 @@ def _sources(args: argparse.Namespace) -> int:
         proposals, rejected = discovery.propose(layout.landing, keys, registry, LLMClient(LLMConfig.from_env()))
         # Landing proposals are made afresh; those inferred from live records are kept.
         discovery.merge_proposals(layout.proposed_sources, proposals, keep=discovery.from_live_records)
-        if discovery.auto_accept() and proposals:
-            accepted = [discovery.accept(layout.proposed_sources, sources_file, p.name) for p in proposals]
+        chosen = [p for p in proposals if discovery.auto_accepts(p)]
+        if chosen:
+            accepted = [discovery.accept(layout.proposed_sources, sources_file, p.name) for p in chosen]
             return _ingest_accepted(layout, accepted, sources_file, args.json)
         if args.json:
             print(json.dumps({"proposed": [vars(p) for p in proposals], "not_proposed": [vars(r) for r in rejected],

@@ -120,7 +120,7 @@ class LiveSourceFormats:
         found.options[LIVE_HEADER_OPTION] = True
         found.evidence["inferred_from"] = "live records"
         discovery.merge_proposals(self.layout.proposed_sources, [found])
-        if discovery.auto_accept():
+        if discovery.auto_accepts(found):
             discovery.accept(self.layout.proposed_sources, self.sources_file, source)
             self.refresh()
             return Inferred(source, True, True)
