@@ -393,7 +393,14 @@ def _next_field(tokens: list[str], have: dict[str, bool], rests: list[str]) -> s
         return r" +(?P<component>\S+)"
     if not have["level"]:
         return _fields_before_a_level(rests)
+    # A name padded to a column's width (`Info    CBS    Loaded ...`) is a field of its own: the component.
+    if not have["component"] and sum(1 for r in rests if _PADDED_NAME.match(r)) >= 0.95 * n:
+        have["component"] = True
+        return r" +(?P<component>[A-Za-z][\w.$\-]*)(?= {2,})"
     return None
+
+
+_PADDED_NAME = re.compile(r" +[A-Za-z][\w.$\-]* {2,}\S")
 
 
 def _fields_before_a_level(rests: list[str]) -> str | None:

@@ -62,6 +62,11 @@ def test_a_separator_after_the_timestamp_and_nested_brackets():
     comma = _lines(lambda r, ts, i, m: f"{ts:%Y-%m-%d %H:%M:%S}, {r.choice(('Info', 'Warning'))} {m}")
     _, fmt = _infer(comma)
     assert fmt.parse(comma[0]).level in ("INFO", "WARN")
+    padded = _lines(lambda r, ts, i, m: f"{ts:%Y-%m-%d %H:%M:%S}, {r.choice(('Info', 'Warning')):<12}"
+                    f"{r.choice(('CBS', 'CSI', 'TrustedInstaller')):<18}{m}")
+    _, fmt = _infer(padded)
+    header = fmt.parse(padded[0])
+    assert header.component in ("CBS", "CSI", "TrustedInstaller") and padded[0].endswith("  " + header.message)
     nested = _lines(lambda r, ts, i, m: f"{ts:%Y-%m-%d %H:%M:%S},{ts.microsecond // 1000:03d} - "
                     f"{r.choice(LEVEL)} [Worker[id={r.randint(1, 3)}]/10.0.0.{r.randint(1, 9)}:2181] - {m}")
     _, fmt = _infer(nested)
@@ -129,3 +134,21 @@ def test_lines_without_a_header_are_still_refused():
     # A timestamp inside the message, after varying words, is no header either.
     inside = _lines(lambda r, ts, i, m: f"{m} at {ts:%Y-%m-%d %H:%M:%S}")
     assert isinstance(discovery.infer("new", "new/*.log", inside), str)
+
+
+def test_the_loghub_inference_benchmark_scores_messages_against_the_structured_csv(tmp_path):
+    from logpilot_dagster.bench.sources_inference import measure_loghub
+
+    lines = _lines(lambda r, ts, i, m: f"{ts:%y%m%d %H%M%S} {r.randint(10, 999)} INFO dfs.Node: {m}", n=50)
+    folder = tmp_path / "Made"
+    folder.mkdir()
+    (folder / "Made_2k.log").write_text("\n".join(lines) + "\n")
+    rows = ["LineId,Content"] + [f'{i},"{line.split(": ", 1)[1]}"' for i, line in enumerate(lines, start=1)]
+    (folder / "Made_2k.log_structured.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "Headerless").mkdir()
+    (tmp_path / "Headerless" / "Headerless_2k.log").write_text("no header here\n" * 50)
+    (tmp_path / "Headerless" / "Headerless_2k.log_structured.csv").write_text("LineId,Content\n1,x\n")
+    report = measure_loghub(tmp_path)
+    assert (report["proposed"], report["of"], report["lines_parsed"]) == (1, 2, 50)
+    made = next(r for r in report["datasets"] if r["dataset"] == "Made")
+    assert made["same_message"] == 50
