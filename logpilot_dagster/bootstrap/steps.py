@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +50,8 @@ def stage(layout: HomeLayout, registry: SourcesRegistry, keys: Sequence[str], wo
     limits = limits or StageLimits()
     # Largest files first so the pool does not wait on one big straggler at the end.
     ordered = sorted(keys, key=lambda k: -_size(layout.landing_file(k)))
-    stats = pool_map(_stage_one, ordered, workers or default_workers(), _init_stage, (layout, registry, limits))
+    with _copies(layout):
+        stats = pool_map(_stage_one, ordered, workers or default_workers(), _init_stage, (layout, registry, limits))
     by_key = {s.partition_key: s for s in stats}
     return [by_key[k] for k in keys]
 
@@ -168,7 +169,8 @@ def _parse_one(key: str) -> int:
 
 
 def parse(layout: HomeLayout, keys: Sequence[str], workers: int | None = None) -> list[int]:
-    return pool_map(_parse_one, list(keys), workers or default_workers(), _init_parse, (layout,))
+    with _copies(layout):
+        return pool_map(_parse_one, list(keys), workers or default_workers(), _init_parse, (layout,))
 
 
 # --- load ---------------------------------------------------------------------------------------------
@@ -191,8 +193,14 @@ def load(con: duckdb.DuckDBPyConnection, layout: HomeLayout, keys: Sequence[str]
     })
     keys = list(keys)
     parsed, quarantined = [layout.parsed_file(k) for k in keys], [layout.quarantine_file(k) for k in keys]
-    removed = purged.ledger_rows(keys, parsed, "logs") + purged.ledger_rows(keys, quarantined, "quarantine")
-    return tables.load_partitions(con, keys, parsed, quarantined, file_stats, memory_limit, removed)
+    with _copies(layout):
+        removed = purged.ledger_rows(keys, parsed, "logs") + purged.ledger_rows(keys, quarantined, "quarantine")
+        return tables.load_partitions(con, keys, parsed, quarantined, file_stats, memory_limit, removed)
+
+
+def _copies(layout: HomeLayout) -> AbstractContextManager[None]:
+    """The landing files' Parquet copies, which a purge rewrites under the same lock (it holds it seconds)."""
+    return file_lock(layout.copies_lock, MINER_WAIT_S, "a purge of the landing files' copies")
 
 
 def refresh_templates(con: duckdb.DuckDBPyConnection, layout: HomeLayout) -> int:

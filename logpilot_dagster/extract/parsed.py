@@ -31,9 +31,11 @@ def parse_partition(staged_file: Path, miner: LogMiner, parsed_file: Path) -> in
     """Write `parsed_file` from `staged_file`; returns the number of rows. Replaces any earlier output."""
     parsed_file.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
+    staged = pq.ParquetFile(staged_file)
     # What purges removed from the staged file is missing from the parsed one too (see `store.purged`).
-    with pq.ParquetWriter(parsed_file, purged.carried(PARSED_SCHEMA, staged_file), compression="zstd") as writer:
-        for batch in pq.ParquetFile(staged_file).iter_batches(batch_size=PARSE_BATCH_ROWS):
+    schema = purged.carried(PARSED_SCHEMA, staged.schema_arrow.metadata)
+    with staged, pq.ParquetWriter(parsed_file, schema, compression="zstd") as writer:
+        for batch in staged.iter_batches(batch_size=PARSE_BATCH_ROWS):
             table = pa.Table.from_batches([batch]).cast(STAGED_SCHEMA)
             writer.write_table(_parse_batch(table, miner))
             rows += table.num_rows

@@ -62,8 +62,11 @@ TS_SHAPES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 _STARTS_WITH_TIME = re.compile("|".join(f"(?:\\[|<\\d{{1,3}}>)?{shape}" for shape, _ in TS_SHAPES))
 # Header fields before the timestamp (a host, a file name, a record number) that a header may start with: at
-# most this many, and only where the timestamp is after them in clearly more lines than at the start.
+# most this many, each with a character other than a letter or in capitals (`web-01`, `app.log`, `-`, `42`,
+# `KERNDTLB`; lower-case words would be a message's: `job 7 finished at <time>`), and only where the timestamp
+# is after them in clearly more lines than at the start.
 MAX_LEADING_FIELDS = 3
+_LEADING_FIELD = r"(?:\S*[^\sA-Za-z]\S*|[A-Z]+) +"
 LEVEL_LETTERS = frozenset("VDIWEF")  # one-letter levels (logcat, glog), only as a whole column
 _CONTINUATION = re.compile(r"^(?:\s|at |Caused by|\.\.\. \d+ more|Traceback|File \")")
 _TS_KEYS = ("ts", "timestamp", "time", "@timestamp", "datetime", "date", "eventTime")
@@ -314,7 +317,7 @@ def _header_regex(lines: list[str]) -> tuple[str, tuple[str, ...]] | None:
     heads = [line for line in lines if not _CONTINUATION.match(line)] or lines
     best = None
     prefixes = [("", ""), (r"\[", r"\]"), (r"<\d{1,3}>", "")]
-    prefixes += [(f"(?:\\S+ +){{{k}}}", "") for k in range(1, MAX_LEADING_FIELDS + 1)]
+    prefixes += [(f"(?:{_LEADING_FIELD}){{{k}}}", "") for k in range(1, MAX_LEADING_FIELDS + 1)]
     for shape, ts_formats in TS_SHAPES:
         for prefix, suffix in prefixes:
             compiled = re.compile(f"^{prefix}({shape}){suffix}")
@@ -385,7 +388,7 @@ def _next_field(tokens: list[str], have: dict[str, bool], rests: list[str]) -> s
         return " +" + _BRACKETED
     if not have["component"] and most(lambda t: t.endswith(":") and len(t) > 1):
         have["component"] = True
-        return r" +(?P<component>[^\s:\[]+)(?:\[\d+\])?:"
+        return r" +(?P<component>[^\s:\[]+)(?:\[[^\]\s]*\])?:"
     if most(lambda t: t == "-"):
         return r" +-"
     if not have["component"] and most(lambda t: re.fullmatch(r"[\w$]+(?:\.[\w$]+)+", t) is not None):
@@ -393,10 +396,11 @@ def _next_field(tokens: list[str], have: dict[str, bool], rests: list[str]) -> s
         return r" +(?P<component>\S+)"
     if not have["level"]:
         return _fields_before_a_level(rests)
-    # A name padded to a column's width (`Info    CBS    Loaded ...`) is a field of its own: the component.
-    if not have["component"] and sum(1 for r in rests if _PADDED_NAME.match(r)) >= 0.95 * n:
+    # A name padded to a column's width (`Info    CBS    Loaded ...`) is a field of its own: the component. A
+    # longer name than the column takes is followed by one space only: still the component.
+    if not have["component"] and sum(1 for r in rests if _PADDED_NAME.match(r)) >= MIN_PARSED * n:
         have["component"] = True
-        return r" +(?P<component>[A-Za-z][\w.$\-]*)(?= {2,})"
+        return r" +(?P<component>[A-Za-z][\w.$\-]*)(?= )"
     return None
 
 

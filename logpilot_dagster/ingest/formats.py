@@ -81,7 +81,7 @@ class TimestampParser:
                 value = value.replace(tzinfo=self.zone)
             # Near year 1 or 9999 the conversion itself overflows (9999-12-31T23:59:59-12:00).
             value = value.astimezone(UTC)
-        except (ValueError, KeyError, OverflowError, OSError) as exc:
+        except (ValueError, KeyError, OverflowError, OSError, TypeError) as exc:
             raise HeaderError("bad_timestamp", f"{text[:64]!r}: {exc}") from None
         if not EARLIEST_TS <= value <= LATEST_TS:
             raise HeaderError("bad_timestamp", f"{text[:64]!r} is outside {EARLIEST_TS.year}-{LATEST_TS.year}")
@@ -96,28 +96,30 @@ class TimestampParser:
         return _with_year(datetime(2000, month, day, hh, mm, ss), reference)
 
 
-# A line of a file is at most this much after the file's date (its name, else its modification time): a file
-# named after the day it was started holds lines from after New Year, a file older than a year none ahead.
-_YEAR_LOOKAHEAD = timedelta(days=31)
+# No line is dated after this much past now (staging's default bound on future timestamps).
+_FUTURE_SKEW = timedelta(days=1)
 
 
 def _with_year(stamp: datetime, reference: datetime | None) -> datetime:
-    """A timestamp read without a year, in the latest year that puts it no more than `_YEAR_LOOKAHEAD` after the
-    reference (now by default). The nearest year would put a line of March read in December in the next
-    March: in the future."""
-    ref = (reference or datetime.now(UTC)).replace(tzinfo=None)
+    """A timestamp read without a year, in the year that puts it nearest the reference (the file's date: a
+    file named after the day it was started holds lines from after New Year), but never in the future: the
+    nearest year to December puts a line of March in the next March."""
+    now = datetime.now(UTC)
+    ref = reference or now
+    if stamp.tzinfo is None:  # compared as wall-clock times (the zone is applied after)
+        ref, latest = ref.replace(tzinfo=None), (now + _FUTURE_SKEW).replace(tzinfo=None)
+    else:
+        ref, latest = (ref if ref.tzinfo else ref.replace(tzinfo=UTC)), now + _FUTURE_SKEW
     candidates = []
-    for year in (ref.year + 1, ref.year, ref.year - 1):
+    for year in (ref.year - 1, ref.year, ref.year + 1):
         try:
-            candidate = stamp.replace(year=year)
+            candidates.append(stamp.replace(year=year))
         except ValueError:  # 29 February outside a leap year
             continue
-        if candidate <= ref + _YEAR_LOOKAHEAD:
-            return candidate
-        candidates.append(candidate)
     if not candidates:
         raise ValueError(f"no year has {stamp:%b %d}")
-    return min(candidates)
+    past = [c for c in candidates if c <= latest]
+    return min(past or candidates, key=lambda c: abs(c - ref))
 
 
 # --- formats ------------------------------------------------------------------------------------------

@@ -126,17 +126,23 @@ def _purge(layout: HomeLayout, subject: str, report: PurgeReport, include_landin
     (they start from the earlier runs' when resumed), saved after each."""
     # The miner's owners (the bootstrap's mining, the live writer) save its state under this lock: held, none
     # of them can save a state read before the purge over the purged one.
-    purging = sinks.Purging(report.request_id, progress.copies)
+    purging = sinks.Purging(report.request_id, progress.copies, lambda: progress.save(layout))
+    def run(group: list[sinks.Sink]) -> None:
+        for sink in group:
+            try:
+                deleted = sink.delete(layout, subject, purging)
+            except sinks.SinkStopped as stopped:  # what it deleted before it stopped counts too
+                report.per_sink[sink.name] = report.per_sink.get(sink.name, 0) + stopped.done
+                raise
+            report.per_sink[sink.name] = report.per_sink.get(sink.name, 0) + deleted
+            progress.save(layout)
+
     with file_lock(layout.miner_lock, wait_s, "the miner's state"):
         try:
-            for sink in sinks.SINKS:
-                try:
-                    deleted = sink.delete(layout, subject, purging)
-                except sinks.SinkStopped as stopped:  # what it deleted before it stopped counts too
-                    report.per_sink[sink.name] = report.per_sink.get(sink.name, 0) + stopped.done
-                    raise
-                report.per_sink[sink.name] = report.per_sink.get(sink.name, 0) + deleted
-                progress.save(layout)
+            # The landing files' copies while no bootstrap step reads or writes them, then the rest.
+            with file_lock(layout.copies_lock, wait_s, "the bootstrap's stage, parse or load"):
+                run([s for s in sinks.SINKS if s.name in sinks.COPY_SINKS])
+            run([s for s in sinks.SINKS if s.name not in sinks.COPY_SINKS])
             if layout.duckdb.exists():
                 # Deleted rows stay in DuckDB's free blocks until overwritten: rewrite the file so none of the
                 # subject's bytes remain on disk.
@@ -168,6 +174,8 @@ class _Progress:
     # Lines removed from the Parquet copies of each landing file (staged records, quarantined lines): those of
     # a landing file the warehouse has no rows of this request for (not loaded yet) count in `lines_purged`.
     copies: Counter = field(default_factory=Counter)
+    # Lines a run of the version before `purged_lines` removed (it measured them, and wrote no ledger rows).
+    legacy_lines: int = 0
     resumed: bool = False
     earlier_seconds: float = 0.0
     began: float = field(default_factory=time.perf_counter)
@@ -182,7 +190,10 @@ class _Progress:
             return cls(PurgeReport(request_id or uuid.uuid4().hex, hashed))
         report = PurgeReport(saved["request_id"], hashed, per_sink=saved["per_sink"],
                              landing_rewritten=saved["landing_rewritten"])
-        return cls(report, Counter(saved["copies"]), resumed=True, earlier_seconds=saved["seconds"])
+        legacy = saved["legacy_lines"]
+        if saved["unaccounted_before"] is not None:  # left by the version before the ledger
+            legacy = max(0, _unaccounted_lines(layout) - saved["unaccounted_before"])
+        return cls(report, Counter(saved["copies"]), legacy, resumed=True, earlier_seconds=saved["seconds"])
 
     @staticmethod
     def _path(layout: HomeLayout, hashed: str) -> Path:
@@ -196,7 +207,10 @@ class _Progress:
                     "per_sink": {str(k): int(v) for k, v in saved["per_sink"].items()},
                     "landing_rewritten": [str(k) for k in saved["landing_rewritten"]],
                     "seconds": float(saved["seconds"]),
-                    "copies": {str(k): int(v) for k, v in saved.get("copies", {}).items()}}
+                    "copies": {str(k): int(v) for k, v in saved.get("copies", {}).items()},
+                    "legacy_lines": int(saved.get("legacy_lines", 0)),
+                    "unaccounted_before": (int(saved["unaccounted_before"]) if "unaccounted_before" in saved
+                                           else None)}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
@@ -209,7 +223,7 @@ class _Progress:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json(path, {"request_id": report.request_id, "per_sink": report.per_sink,
                           "landing_rewritten": report.landing_rewritten, "seconds": self.seconds(),
-                          "copies": dict(self.copies)})
+                          "copies": dict(self.copies), "legacy_lines": self.legacy_lines})
 
     def forget(self, layout: HomeLayout) -> None:
         self._path(layout, self.report.subject_hash).unlink(missing_ok=True)
@@ -222,12 +236,25 @@ def _recorded(layout: HomeLayout, request_id: str) -> bool:
         return tables.purge_recorded(con, request_id)
 
 
+def _unaccounted_lines(layout: HomeLayout) -> int:
+    """Lines read that no tier, the quarantine nor the ledger holds (what the version before the ledger measured
+    a purge's lines by)."""
+    if not layout.duckdb.exists():
+        return 0
+    with tables.connect(layout.duckdb, read_only=True) as con:
+        totals = tables.conservation(con)
+    return totals["lines_read"] - totals["lines_stored"] - totals["lines_quarantined"] - totals["lines_purged"]
+
+
 def _count_from_ledger(con: duckdb.DuckDBPyConnection, progress: _Progress) -> None:
     """The audit's counts of the warehouse's sinks from `purged_lines`, which their removals wrote in their own
     transactions (exact whatever run was killed where); lines of copies not loaded yet are added."""
     report = progress.report
     rows, lines, loaded = tables.purged_by(con, report.request_id)
-    report.per_sink.update(rows)
+    if progress.legacy_lines and "audit" not in rows:
+        tables.record_purged_unknown(con, report.request_id, "audit", 0, progress.legacy_lines)
+        rows, lines, loaded = tables.purged_by(con, report.request_id)
+    report.per_sink.update({sink: n for sink, n in rows.items() if sink != "audit"})
     report.lines_purged = lines + sum(n for key, n in progress.copies.items() if key not in loaded)
 
 

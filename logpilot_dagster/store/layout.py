@@ -192,6 +192,12 @@ class HomeLayout:
         return self.registry / "purge.lock"
 
     @property
+    def copies_lock(self) -> Path:
+        """Held by the bootstrap's stage, parse and load steps while they write or read the Parquet copies of
+        landing files, and by a purge while it rewrites them: neither reads a copy the other is replacing."""
+        return self.registry / "copies.lock"
+
+    @property
     def purge_mark(self) -> Path:
         """Rewritten by a purge when it starts and ends (`purge_guard`)."""
         return self.registry / "purge.mark"

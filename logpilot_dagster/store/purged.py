@@ -39,9 +39,9 @@ def with_removed(table: pa.Table, request_id: str, rows: int, lines: int) -> pa.
     return table.replace_schema_metadata(metadata)
 
 
-def carried(schema: pa.Schema, source: Path) -> pa.Schema:
+def carried(schema: pa.Schema, source_metadata: dict[bytes, bytes] | None) -> pa.Schema:
     """`schema` with the purge counts of the file it is derived from (a parsed file from its staged one)."""
-    metadata = pq.read_schema(source).metadata or {}
+    metadata = source_metadata or {}
     return schema.with_metadata({**(schema.metadata or {}), KEY: metadata[KEY]}) if KEY in metadata else schema
 
 

@@ -57,6 +57,7 @@ class Purging:
 
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     copies: Counter = field(default_factory=Counter)
+    saved: Callable[[], None] = lambda: None  # called after each copy is rewritten (the purge saves its progress)
 
 
 @dataclass(frozen=True)
@@ -132,10 +133,18 @@ def _parquet_files(folder_of: Callable[[HomeLayout], Path]) -> Callable[[HomeLay
     return files
 
 
+# Columns that say where a row came from, not what it says: a subject in a file name or a source name is not
+# the subject's data (the warehouse's sinks do not match them either, so copies and tables stay alike).
+_PROVENANCE = frozenset({"partition_key", "origin", "source", "component", "log_id", "template_id", "ingest_mode",
+                         "level"})
+
+
 def _rows_matching(table: pa.Table, pattern: str) -> pa.ChunkedArray | None:
-    """A boolean mask of the rows whose string columns (lists and maps of strings included) hold the subject."""
+    """A boolean mask of the rows whose content columns (strings, lists and maps of strings) hold the subject."""
     mask = None
     for name in table.column_names:
+        if name in _PROVENANCE:
+            continue
         column = table.column(name)
         kind = column.type
         if pa.types.is_list(kind) or pa.types.is_map(kind):
@@ -196,6 +205,7 @@ def _parquet_sink(files: Callable[[HomeLayout], Iterator[Path]],
                 pq.write_table(kept, tmp, compression="zstd")
                 tmp.replace(path)
                 n += hits
+                purging.saved()
         return n
 
     return find, delete
@@ -369,18 +379,21 @@ def _delete_vectors(layout: HomeLayout, subject: str, _: Purging | None = None) 
     return index.delete_subject(layout, subject_pattern(subject))
 
 
+# The Parquet copies of landing files, first: once they are purged, a bootstrap load reads them without the
+# subject, so it cannot bring purged rows back into the warehouse (see `lifecycle.purge`).
+COPY_SINKS = ("staging", "parsed", "quarantine_files")
 SINKS: tuple[Sink, ...] = (
+    Sink("staging", "staged records (Parquet per landing file)",
+         *_parquet_sink(_parquet_files(lambda x: x.staging), lambda x: x.staging)),
+    Sink("parsed", "parsed records (Parquet per landing file)", *_parquet_sink(_parquet_files(lambda x: x.parsed))),
+    Sink("quarantine_files", "quarantined lines (Parquet per landing file)",
+         *_parquet_sink(_parquet_files(lambda x: x.quarantine), lambda x: x.quarantine)),
     Sink("logs", "message, parameters and key-values of every hot row", *_table_sink("logs", _LOGS_MATCH)),
     Sink("warm", "rows of the warm tier (Parquet per source and month)", *_tier_sink("warm")),
     Sink("cold", "rows of the cold tier (compacted Parquet, a folder or an object store)", *_tier_sink("cold")),
     Sink("quarantine", "detail and masked raw bytes of lines that could not be ingested",
          *_table_sink("quarantine", _QUARANTINE_MATCH)),
     Sink("templates.example", "one example line per template", _find_examples, _clear_examples),
-    Sink("staging", "staged records (Parquet per landing file)",
-         *_parquet_sink(_parquet_files(lambda x: x.staging), lambda x: x.staging)),
-    Sink("parsed", "parsed records (Parquet per landing file)", *_parquet_sink(_parquet_files(lambda x: x.parsed))),
-    Sink("quarantine_files", "quarantined lines (Parquet per landing file)",
-         *_parquet_sink(_parquet_files(lambda x: x.quarantine), lambda x: x.quarantine)),
     Sink("template_catalog", "the miner's templates and examples as Parquet",
          *_parquet_sink(lambda x: iter([x.template_catalog] if x.template_catalog.exists() else []))),
     Sink("miner_state", "the Drain3 miners' stored examples", *_text_file_sink(_registry_json)),

@@ -220,8 +220,8 @@ class LoadResult:
 def load_partitions(con: duckdb.DuckDBPyConnection, keys: Sequence[str], parsed_files: Sequence[Path],
                     quarantine_files: Sequence[Path], file_stats: pa.Table,
                     memory_limit: str = DEFAULT_LOAD_MEMORY, purged: Sequence[tuple] = ()) -> LoadResult:
-    """Replace the rows of these landing-file partitions with what their Parquet files hold, and their `logs` and
-    `quarantine` rows of `purged_lines` with `purged`, what purges removed from those files (`store.purged`)."""
+    """Replace the rows of these landing-file partitions with what their Parquet files hold, and their rows of
+    `purged_lines` with `purged`, what purges removed from those files (`store.purged`)."""
     ensure_schema(con)
     keys = list(keys)
     con.execute("SET preserve_insertion_order = false")  # lets DuckDB insert with every thread
@@ -239,8 +239,7 @@ def load_partitions(con: duckdb.DuckDBPyConnection, keys: Sequence[str], parsed_
             con.execute("INSERT INTO landing_files SELECT * EXCLUDE (min_ts, max_ts), min_ts::TIMESTAMPTZ, "
                         "max_ts::TIMESTAMPTZ, now() FROM file_stats").fetchall()
             con.unregister("file_stats")
-            con.execute("DELETE FROM purged_lines WHERE sink IN ('logs', 'quarantine') "
-                        "AND partition_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
+            con.execute("DELETE FROM purged_lines WHERE partition_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
             if purged:
                 con.executemany("INSERT INTO purged_lines VALUES (?, ?, ?, ?, ?, now())", [list(r) for r in purged])
     finally:
@@ -362,7 +361,9 @@ def conservation(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     hot, = con.execute("SELECT coalesce(sum(n_lines), 0) FROM logs").fetchone()
     tiers, = con.execute("SELECT coalesce(sum(lines), 0) FROM tier_files").fetchone()
     quarantined, = con.execute("SELECT coalesce(sum(n_lines), 0) FROM quarantine").fetchone()
-    purged, = con.execute("SELECT coalesce(sum(lines), 0) FROM purged_lines").fetchone()
+    ledger = ("SELECT coalesce(sum(lines), 0) FROM purged_lines" if has_table(con, "purged_lines") else
+              "SELECT coalesce(sum(lines_purged), 0) FROM purge_audit")  # not migrated yet: read-only
+    purged, = con.execute(ledger).fetchone()
     return {"lines_read": int(read), "lines_stored": int(hot) + int(tiers), "lines_quarantined": int(quarantined),
             "lines_purged": int(purged)}
 
@@ -857,8 +858,11 @@ def _quoted(path: Path) -> str:
 
 def has_watermarks_table(con: duckdb.DuckDBPyConnection) -> bool:
     """A read-only reader cannot create the schema: whether the bootstrap has made this table yet."""
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'ingest_watermarks'"
-                            ).fetchone()[0])
+    return has_table(con, "ingest_watermarks")
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0])
 
 
 def live_rows_at_or_before_t1(con: duckdb.DuckDBPyConnection) -> int:

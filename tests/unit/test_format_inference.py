@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from logpilot_dagster.ingest import discovery
-from logpilot_dagster.ingest.formats import TimestampParser
+from logpilot_dagster.ingest.formats import HeaderError, TimestampParser
 from logpilot_dagster.ingest.sources import SourcesRegistry
 
 WORDS = ("started", "stopped", "connection", "from", "to", "timeout", "retry", "cache", "miss", "user", "job",
@@ -99,26 +99,42 @@ def test_a_date_whose_day_and_month_could_be_swapped_is_proposed_but_not_accepte
 
 
 def test_year_less_timestamps_are_read_against_each_file_s_date():
-    """December lines of last year's file, validated in the following December: read against now they would
-    be in the future (and quarantined by staging); against their file's date they are last year's."""
+    """An archived file of three years ago: its year-less lines are read in its own year, as staging reads them
+    (from the date in its name or its modification time), not in the latest past one."""
+    year = datetime.now(UTC).year - 3
     lines = _lines(lambda r, ts, i, m: f"{ts:%m-%d %H:%M:%S}.000 {r.choice(LEVEL)} svc: {m}",
-                   start=datetime(datetime.now(UTC).year - 1, 12, 20, tzinfo=UTC), n=200)
-    file_date = datetime(datetime.now(UTC).year - 1, 12, 31, 23, 59, tzinfo=UTC)
+                   start=datetime(year, 3, 17, tzinfo=UTC), n=200)
+    file_date = datetime(year, 3, 31, 23, 59, tzinfo=UTC)
     found, fmt = _infer(lines, dates=[file_date] * len(lines))
-    assert fmt.parse(lines[0], file_date).ts.year == file_date.year
-    if datetime.now(UTC) < datetime(datetime.now(UTC).year, 12, 20, tzinfo=UTC) - timedelta(days=31):
-        return  # read against now, these lines are last year's anyway
-    assert isinstance(discovery.validate(found, lines), str)  # against now: in the future
+    assert fmt.parse(lines[0], file_date).ts.year == year
+    assert fmt.parse(lines[0]).ts.year != year  # read against now
 
 
 @pytest.mark.parametrize(("text", "reference", "year"), [
-    ("Mar 17 10:00:00", datetime(2026, 12, 2, tzinfo=UTC), 2026),  # the nearest year would be 2027
     ("Jan  2 08:00:00", datetime(2025, 12, 28, tzinfo=UTC), 2026),  # a file started before New Year
+    ("Jan 15 08:00:00", datetime(2024, 12, 1, 23, 59, tzinfo=UTC), 2025),  # syslog-20241201.log, 45 days on
     ("Dec 31 23:59:59", datetime(2026, 1, 1, tzinfo=UTC), 2025),
 ])
 def test_the_year_of_a_year_less_timestamp(text, reference, year):
     assert TimestampParser("syslog").parse(text, reference).year == year
     assert TimestampParser("%b %d %H:%M:%S").parse(text.replace("  ", " 0"), reference).year == year
+
+
+def test_a_year_less_timestamp_is_never_put_in_the_future():
+    """Read in December, a line of March is this year's: the nearest year would be the next one."""
+    now = datetime.now(UTC)
+    line = now - timedelta(days=260)
+    text = f"{line:%b %d %H:%M:%S}"
+    assert TimestampParser("syslog").parse(text, now).year == line.year
+    assert TimestampParser("%b %d %H:%M:%S").parse(text, now).year == line.year
+
+
+def test_a_year_less_format_with_an_offset_reads_and_a_bad_one_is_a_bad_timestamp():
+    parser = TimestampParser("%m-%d %H:%M:%S %z")
+    value = parser.parse("03-17 10:00:00 +0200", datetime(2026, 6, 1, tzinfo=UTC))
+    assert value == datetime(2026, 3, 17, 8, 0, tzinfo=UTC)
+    with pytest.raises(HeaderError):
+        parser.parse("02-30 10:00:00 +0200", datetime(2026, 6, 1, tzinfo=UTC))
 
 
 def test_a_syslog_tag_with_parentheses_is_read():
@@ -131,9 +147,25 @@ def test_a_syslog_tag_with_parentheses_is_read():
 def test_lines_without_a_header_are_still_refused():
     lines = _lines(lambda r, ts, i, m: m)
     assert isinstance(discovery.infer("new", "new/*.log", lines), str)
-    # A timestamp inside the message, after varying words, is no header either.
+    # A timestamp inside the message, after varying words, is no header either, nor after the same words.
     inside = _lines(lambda r, ts, i, m: f"{m} at {ts:%Y-%m-%d %H:%M:%S}")
     assert isinstance(discovery.infer("new", "new/*.log", inside), str)
+    worded = _lines(lambda r, ts, i, m: f"job {i} finished {ts:%Y-%m-%d %H:%M:%S} rc={r.randint(0, 2)}")
+    found = discovery.infer("new", "new/*.log", worded)
+    assert isinstance(found, str) or found.registry().sources[0].log_format.parse(worded[0]).message.startswith("job")
+
+
+def test_a_tag_with_a_bracketed_name_and_a_padded_column_with_some_longer_names():
+    tagged = _lines(lambda r, ts, i, m: f"{ts:%Y-%m-%dT%H:%M:%S}+00:00 {r.choice(('app', 'heroku'))}"
+                    f"[{r.choice(('web.1', 'router', 'worker.2'))}]: {m}")
+    _, fmt = _infer(tagged)
+    assert fmt.parse(tagged[0]).component in ("app", "heroku")
+    names = ["db", "http", "cache", "scheduler"] * 24 + ["very.long.logger.name"] * 3  # 3 % longer than the column
+    padded = _lines(lambda r, ts, i, m: f"{ts:%Y-%m-%d %H:%M:%S} {r.choice(LEVEL):<6}"
+                    f"{names[i % len(names)]:<10} {m}", n=297)
+    found, fmt = _infer(padded)
+    long_line = next(line for line in padded if "very.long.logger.name" in line)
+    assert fmt.parse(long_line).message and found.evidence["parsed_share"] == 1.0
 
 
 def test_the_loghub_inference_benchmark_scores_messages_against_the_structured_csv(tmp_path):

@@ -4,6 +4,8 @@ of the Parquet copies a load reads (`store.purged`), so it is counted once whene
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pyarrow.parquet as pq
 import pytest
@@ -148,3 +150,89 @@ def test_purges_recorded_before_the_ledger_still_count(tmp_path):
     for _ in range(2):
         with tables.connect(path) as con:
             assert tables.conservation(con)["lines_purged"] == 5
+
+
+def test_a_re_load_of_a_landing_file_whose_rows_were_tiered_counts_the_purge_once(landed, capsys):
+    """Rows tiered to warm, purged there and from the copies, then the file loaded again: the load's counts
+    replace the warm sink's ledger rows of that file (the files' counts include what was purged from it)."""
+    from logpilot_dagster.cli import main
+
+    _bootstrap_with_a_purge_after(landed, None)
+    assert main(["tier", "--home", str(landed.home), "--now", "2027-06-01T00:00:00+00:00", "--json"]) == 0
+    capsys.readouterr()
+    purge_module.purge(landed, SUBJECT)
+    _load(landed)
+    totals = _totals(landed)
+    assert totals["lines_purged"] == 3, totals
+
+
+def test_a_subject_in_a_file_name_is_not_purged_from_the_copies_either(tmp_path):
+    """The warehouse's sinks match what a row says, not where it came from: neither do the copies' (before, a
+    subject naming the landing file removed every row of its copies, and a re-load dropped them all)."""
+    layout = HomeLayout.from_env(tmp_path / "home").ensure()
+    key = "nova/acme-compute.log.2026-10-30"
+    (layout.landing / key).parent.mkdir(parents=True)
+    (layout.landing / key).write_text(OTHER_LINES)
+    steps.run_bootstrap(layout, workers=1)
+    report = purge_module.purge(layout, "acme")
+    assert report.lines_purged == 0 and pq.read_table(layout.staged_file(key)).num_rows == 1
+
+
+def test_a_purge_killed_in_a_copy_sink_keeps_the_lines_of_the_files_it_had_rewritten(landed, monkeypatch):
+    (landed.landing / OTHER).write_text(LINES.replace("2026-10-30", "2026-10-31"))
+    _stage(landed)
+    real_write = pq.write_table
+    writes = []
+
+    def killed_at_the_second_file(table, where, **kwargs):
+        writes.append(where)
+        if len(writes) == 2:
+            raise SystemExit("killed")
+        return real_write(table, where, **kwargs)
+
+    monkeypatch.setattr(pq, "write_table", killed_at_the_second_file)
+    with pytest.raises(SystemExit):
+        purge_module.purge(landed, SUBJECT)
+    monkeypatch.setattr(pq, "write_table", real_write)
+    report = purge_module.purge(landed, SUBJECT)
+    assert report.lines_purged == 6  # 2 records and 1 quarantined line in each file
+    steps.mine(landed, [KEY, OTHER])
+    steps.parse(landed, [KEY, OTHER], workers=1)
+    _load(landed)
+    assert tables.conserved(_totals(landed)) and _totals(landed)["lines_purged"] == 6
+
+
+def test_a_purge_waits_for_a_bootstrap_step_that_holds_the_copies(landed):
+    """Stage, parse and load hold the copies' lock while they write or read them; a purge meanwhile stops before
+    it edits a copy (it is run again), so no step reads a copy half-purged."""
+    from logpilot_dagster.store.locks import file_lock
+
+    _stage(landed)
+    before = pq.read_table(landed.staged_file(KEY))
+    with file_lock(landed.copies_lock, 1, "a test holding the copies"), pytest.raises(purge_module.PurgeIncomplete):
+        purge_module.purge(landed, SUBJECT, wait_s=0.2)
+    assert pq.read_table(landed.staged_file(KEY)).equals(before)
+    assert purge_module.purge(landed, SUBJECT).lines_purged == 3
+
+
+def test_a_reader_of_a_warehouse_from_before_the_ledger_and_a_purge_it_left_half_done(tmp_path, landed):
+    """A warehouse the version before wrote (no `purged_lines`, not migrated until a writer opens it) is read
+    as it was; a purge that version left part-way is finished with its lines in the ledger."""
+    _bootstrap_with_a_purge_after(landed, None)
+    with duckdb.connect(str(landed.duckdb)) as con:
+        con.execute("DROP TABLE purged_lines")
+        con.execute("DELETE FROM schema_version WHERE version = ?", [len(tables.MIGRATIONS)])
+        before = tables.conservation(con)
+        unaccounted = before["lines_read"] - before["lines_stored"] - before["lines_quarantined"]
+        # The old version's run: the rows deleted, its progress file written, its audit not yet.
+        con.execute("DELETE FROM logs WHERE message LIKE '%cust_qz7741' OR message LIKE '%cust_qz7741 %'")
+    with duckdb.connect(str(landed.duckdb), read_only=True) as con:
+        assert tables.conservation(con)["lines_purged"] == 0  # read-only: before, a missing table
+    hashed = purge_module.subject_hash(landed, SUBJECT)
+    landed.purge_partial.mkdir(parents=True, exist_ok=True)
+    (landed.purge_partial / f"{hashed}.json").write_text(json.dumps({
+        "request_id": "old", "per_sink": {"logs": 2}, "landing_rewritten": [], "seconds": 1.0,
+        "unaccounted_before": unaccounted}))
+    report = purge_module.purge(landed, SUBJECT)
+    assert report.request_id == "old" and report.lines_purged == 3  # 2 by the old run, the quarantined one now
+    assert tables.conserved(_totals(landed))
