@@ -27,6 +27,7 @@ run: install
 ui: install
 	mkdir -p $(DAGSTER_HOME)
 	test -f $(DAGSTER_HOME)/dagster.yaml || cp logpilot_dagster/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	$(PY) -m logpilot_dagster.jobs.launch prepare  # the tables first: the web UI and the daemon would race
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
 test: install

@@ -12,7 +12,7 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 # Tick states have no public import in Dagster (none in the installed release either).
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
-from logpilot_dagster.jobs.launch import register_landing_files
+from logpilot_dagster.jobs.launch import open_instance, register_landing_files
 from logpilot_dagster.jobs.runner import dagster_home
 from logpilot_dagster.store.layout import HomeLayout, safe_keys
 
@@ -23,15 +23,9 @@ def prepare(layout: HomeLayout, path: Path) -> Path:
     `logpilot bootstrap` leaves them (unregistered, `landing_sensor` would bootstrap them all again)."""
     home = dagster_home({"DAGSTER_HOME": str(path)})
     keys, _ = safe_keys(layout.landing_keys())
-    with DagsterInstance.from_config(str(home)) as instance:
-        instance.get_runs(limit=1)
-        instance.all_instigator_state()
+    with open_instance(home) as instance:
         register_landing_files(instance, keys)
     return home
-
-
-def open_instance(path: Path) -> DagsterInstance:
-    return DagsterInstance.from_config(str(path))
 
 
 def sensor_ticked(instance: DagsterInstance, name: str) -> bool:

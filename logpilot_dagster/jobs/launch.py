@@ -2,6 +2,7 @@
 
     python -m logpilot_dagster.jobs.launch bootstrap        # the landing files not yet loaded
     python -m logpilot_dagster.jobs.launch classification_job
+    python -m logpilot_dagster.jobs.launch prepare          # only make the instance's tables (`make ui`)
 
 does what a launch from the web UI does, minus the daemon: each run is recorded in $DAGSTER_HOME, so `make ui`
 shows it afterwards. Before launching, runs that a killed launcher left STARTED are marked failed and the pool
@@ -15,6 +16,7 @@ import json
 import os
 import socket
 import sys
+from pathlib import Path
 
 from dagster import (
     AssetKey,
@@ -27,12 +29,32 @@ from dagster import (
 )
 
 from logpilot_dagster.jobs.partitions import RANGE_END_TAG, RANGE_START_TAG, landing_files_partitions
+from logpilot_dagster.jobs.runner import dagster_home
 from logpilot_dagster.store.layout import HomeLayout, safe_keys
+from logpilot_dagster.store.locks import file_lock
 
 LAUNCHER_PID_TAG = "logpilot/launcher_pid"
 LAUNCHER_HOST_TAG = "logpilot/launcher_host"
 BOOTSTRAP_JOB = "bootstrap_job"
 _UNFINISHED = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+SCHEMA_WAIT_S = 120.0  # how long a process waits for another making a fresh instance's tables
+
+
+def open_instance(home: Path | None = None) -> DagsterInstance:
+    """The instance at `home` (default $DAGSTER_HOME, made with LogPilot's dagster.yaml if need be), its storages'
+    tables made first under a lock: processes making a fresh instance's SQLite tables at once (a bootstrap,
+    the web UI, the daemon) fail on each other's migrations ("more than one head")."""
+    home = home if home is not None else dagster_home()
+    with file_lock(home / "schema.lock", SCHEMA_WAIT_S, "another process making Dagster's tables"):
+        instance = DagsterInstance.from_config(str(home))
+        try:
+            instance.get_runs(limit=1)  # each storage makes its tables when first used
+            instance.all_instigator_state()
+            instance.get_dynamic_partitions(landing_files_partitions.name)
+        except BaseException:
+            instance.dispose()
+            raise
+    return instance
 
 
 def resolve_job(name: str) -> JobDefinition:
@@ -131,11 +153,13 @@ def bootstrap(instance: DagsterInstance, layout: HomeLayout) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m logpilot_dagster.jobs.launch")
-    parser.add_argument("job", help="a job name, or `bootstrap` for the landing files not yet loaded")
+    parser.add_argument("job", help="a job name, `bootstrap` for the landing files not yet loaded, or `prepare`")
     parser.add_argument("--home", help="LogPilot home (default $LOGPILOT_HOME or ./.logpilot)")
     parser.add_argument("--tags", default="{}", help="run tags as a JSON object")
     args = parser.parse_args(argv)
-    with DagsterInstance.get() as instance:
+    with open_instance() as instance:
+        if args.job == "prepare":
+            return 0
         for line in release_dead_runs(instance):
             print(line, file=sys.stderr)
         if args.job == "bootstrap":

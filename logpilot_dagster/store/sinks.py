@@ -251,13 +251,17 @@ def _tier_sink(tier: str) -> tuple[Callable, Callable]:
                 if earlier_rows:
                     tables.record_purged_unknown(con, purging.request_id, tier, earlier_rows, earlier_lines)
 
+            # Written beside the file first, then swapped in with the catalog's connection held: a held warehouse
+            # stops the sink before the file changes, not between the file and its entry, and a live batch never
+            # waits for the file's write.
+            written = tiers.write_beside(kept, path) if hits else None
             try:
-                # The catalog's connection first: a held warehouse stops the sink before the file changes, not
-                # between the file and its entry. Live batches wait for the file's write meanwhile.
                 with tables.connect(layout.duckdb) as con:
-                    size = tiers.write_table(kept, path) if hits else tiers.size(path)
+                    size = tiers.replace_with(written, path) if written else tiers.size(path)
                     tables.update_tier_file(con, path, kept.num_rows, lines, size, record)
             except Busy as busy:
+                if written:
+                    tiers.delete(written)
                 raise SinkStopped(busy, total) from busy
             total += cataloged - kept.num_rows
         return total

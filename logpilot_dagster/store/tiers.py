@@ -37,17 +37,25 @@ def read_table(location: str) -> pa.Table:
 
 def write_table(table: pa.Table, location: str) -> int:
     """Write whole, durably (fsync on a local disk), then rename into place; returns the size in bytes."""
+    return replace_with(write_beside(table, location), location)
+
+
+def write_beside(table: pa.Table, location: str) -> str:
+    """Write `table` whole and durably next to `location`, not in its place yet (`replace_with` puts it there)."""
     fs, path = filesystem(location)
-    tmp = path + ".tmp"
+    tmp = location + ".tmp"
     if isinstance(fs, pafs.LocalFileSystem):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, tmp, compression="zstd")
-        fsync(Path(tmp))
-        os.replace(tmp, path)
-        fsync(Path(path).parent)
+        pq.write_table(table, path + ".tmp", compression="zstd")
+        fsync(Path(path + ".tmp"))
     else:
-        pq.write_table(table, tmp, filesystem=fs, compression="zstd")
-        fs.move(tmp, path)
+        pq.write_table(table, path + ".tmp", filesystem=fs, compression="zstd")
+    return tmp
+
+
+def replace_with(written: str, location: str) -> int:
+    """`written` (from `write_beside`) renamed into `location`'s place; the size in bytes."""
+    move(written, location)
     return size(location)
 
 

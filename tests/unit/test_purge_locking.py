@@ -397,3 +397,34 @@ def test_a_tier_sink_stopped_at_its_second_file_keeps_the_count_of_the_first(tmp
     with tables.connect(layout.duckdb, read_only=True) as con:
         assert sorted(con.execute("SELECT rows, lines FROM tier_files").fetchall()) == [(0, 0), (1, 1)]
         assert tables.conserved(tables.conservation(con))
+
+
+def test_a_tier_sink_writes_the_rewritten_file_before_it_takes_the_warehouse(tmp_path, monkeypatch):
+    """A live batch waits for the warehouse while a purge holds it: the tier sink holds it only to swap the
+    written file in and update its catalog entry, not while it writes the file (seconds for a large one)."""
+    from logpilot_dagster.lifecycle import tiering
+    from logpilot_dagster.store import tables, tiers
+
+    layout = HomeLayout(tmp_path)
+    _stored(layout, [("app", "user cust_qz7741 logged in", 2), ("app", "disk full", 1)], days_ago=90)
+    tiering.tier_once(layout, "warm", None, tiering.TierSettings())
+    monkeypatch.setattr(sinks, "SINKS", tuple(s for s in sinks.SINKS if s.name == "warm"))
+    held, order = [False], []
+    real_connect, real_write = tables.connect, tiers.write_beside
+
+    class Held:
+        def __init__(self, *args, **kwargs):
+            self.con = real_connect(*args, **kwargs)
+
+        def __enter__(self):
+            held[0] = True
+            return self.con.__enter__()
+
+        def __exit__(self, *exc):
+            held[0] = False
+            return self.con.__exit__(*exc)
+
+    monkeypatch.setattr(tables, "connect", Held)
+    monkeypatch.setattr(tiers, "write_beside", lambda *a: order.append(held[0]) or real_write(*a))
+    report = purge_module.purge(layout, "cust_qz7741", verify=True)
+    assert order == [False] and report.per_sink["warm"] == 1 and report.verified
