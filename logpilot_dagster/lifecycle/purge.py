@@ -124,19 +124,27 @@ def _purge(layout: HomeLayout, subject: str, report: PurgeReport, include_landin
            progress: _Progress) -> None:
     """Every sink, then the file rewrite and the landing files; the report's counts grow as each step is done
     (they start from the earlier runs' when resumed), saved after each."""
-    # The miner's owners (the bootstrap's mining, the live writer) save its state under this lock: held, none
-    # of them can save a state read before the purge over the purged one.
-    purging = sinks.Purging(report.request_id, progress.copies, lambda: progress.save(layout))
+    purging = sinks.Purging(report.request_id, progress.copies)
+
     def run(group: list[sinks.Sink]) -> None:
         for sink in group:
+            before = report.per_sink.get(sink.name, 0)  # the earlier runs'
+
+            def saved(rows: int, name: str = sink.name, before: int = before) -> None:  # a copy sink's file done
+                report.per_sink[name] = report.per_sink.get(name, before) + rows
+                progress.save(layout)
+
+            purging.saved = saved
             try:
                 deleted = sink.delete(layout, subject, purging)
             except sinks.SinkStopped as stopped:  # what it deleted before it stopped counts too
-                report.per_sink[sink.name] = report.per_sink.get(sink.name, 0) + stopped.done
+                report.per_sink[sink.name] = before + stopped.done
                 raise
-            report.per_sink[sink.name] = report.per_sink.get(sink.name, 0) + deleted
+            report.per_sink[sink.name] = before + deleted
             progress.save(layout)
 
+    # The miner's owners (the bootstrap's mining, the live writer) save its state under this lock: held, none
+    # of them can save a state read before the purge over the purged one.
     with file_lock(layout.miner_lock, wait_s, "the miner's state"):
         try:
             # The landing files' copies while no bootstrap step reads or writes them, then the rest.
@@ -167,8 +175,8 @@ class _Progress:
 
     The warehouse's sinks record what they remove in `purged_lines`, in the transaction that removes it, so
     their counts in the audit come from there (`_count_from_ledger`) and survive a kill at any point. Other
-    sinks' counts are saved after each sink: a kill in between loses that sink's count in `per_sink` (the next
-    run finds nothing left to delete there)."""
+    sinks' counts are saved after each sink (the copies' after each file): a kill in between loses that count
+    in `per_sink` (the next run finds nothing left to delete there)."""
 
     report: PurgeReport
     # Lines removed from the Parquet copies of each landing file (staged records, quarantined lines): those of

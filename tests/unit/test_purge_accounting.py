@@ -196,6 +196,7 @@ def test_a_purge_killed_in_a_copy_sink_keeps_the_lines_of_the_files_it_had_rewri
     monkeypatch.setattr(pq, "write_table", real_write)
     report = purge_module.purge(landed, SUBJECT)
     assert report.lines_purged == 6  # 2 records and 1 quarantined line in each file
+    assert report.per_sink["staging"] == 4  # the killed run's file, and this run's
     steps.mine(landed, [KEY, OTHER])
     steps.parse(landed, [KEY, OTHER], workers=1)
     _load(landed)
