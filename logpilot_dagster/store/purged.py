@@ -5,8 +5,8 @@ re-ingestion, or killed half-way.
 In DuckDB, `purged_lines` has a row per request, landing file and store, written in the transaction that removes
 the rows (`tables.record_purged`). A Parquet copy that a load reads (staged, parsed, quarantined lines) carries
 what purges removed from it in its own metadata (`with_removed`): parsing carries a staged file's counts into the
-parsed file (`carried`), and a load replaces a landing file's `logs` and `quarantine` ledger rows with its files'
-counts as it replaces their rows. Either side then counts what the other is missing, never both.
+parsed file (`carried`), and a load replaces a landing file's ledger rows with its files' counts as it
+replaces their rows. Either side then counts what the other is missing, never both.
 """
 
 from __future__ import annotations

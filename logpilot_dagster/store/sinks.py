@@ -243,9 +243,9 @@ def _tier_sink(tier: str) -> tuple[Callable, Callable]:
             kept = table.filter(pc.invert(mask)) if hits else table
             lines = int(pc.sum(kept.column("n_lines")).as_py() or 0)
             removed = table.filter(mask) if hits else None
-            earlier_rows = cataloged - table.num_rows  # removed by a run whose catalog update never came
-            earlier_lines = cataloged_lines - lines - (int(pc.sum(removed.column("n_lines")).as_py() or 0)
-                                                       if removed is not None else 0)
+            # Removed by a run whose catalog update never came: what the catalog has and the file no longer.
+            earlier_rows = cataloged - table.num_rows
+            earlier_lines = cataloged_lines - int(pc.sum(table.column("n_lines")).as_py() or 0)
 
             def record(con, removed=removed, earlier_rows=earlier_rows, earlier_lines=earlier_lines) -> None:
                 if removed is not None:

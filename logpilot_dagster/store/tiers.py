@@ -43,14 +43,13 @@ def write_table(table: pa.Table, location: str) -> int:
 def write_beside(table: pa.Table, location: str) -> str:
     """Write `table` whole and durably next to `location`, not in its place yet (`replace_with` puts it there)."""
     fs, path = filesystem(location)
-    tmp = location + ".tmp"
     if isinstance(fs, pafs.LocalFileSystem):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, path + ".tmp", compression="zstd")
         fsync(Path(path + ".tmp"))
     else:
         pq.write_table(table, path + ".tmp", filesystem=fs, compression="zstd")
-    return tmp
+    return location + ".tmp"
 
 
 def replace_with(written: str, location: str) -> int:
